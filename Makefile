@@ -49,11 +49,16 @@ units: venv layout
 	python -m pytest tests/unit -q -p no:cacheprovider
 
 molecule: venv layout images
-	@for s in $(SCENARIOS); do \
+	@passed=0; failed=0; failures=""; \
+	for s in $(SCENARIOS); do \
 	  echo "=== molecule scenario $$s ==="; start=$$(date +%s); \
-	  molecule test -s $$s || exit 1; \
-	  echo "=== scenario $$s passed in $$(( $$(date +%s) - start )) s ==="; \
-	done
+	  if molecule test -s $$s; then passed=$$((passed+1)); result=passed; \
+	  else failed=$$((failed+1)); failures="$$failures $$s"; result=FAILED; molecule destroy -s $$s >/dev/null 2>&1 || true; fi; \
+	  echo "=== scenario $$s $$result in $$(( $$(date +%s) - start )) s ==="; \
+	done; \
+	[ -z "$$failures" ] || echo "failed scenarios:$$failures"; \
+	echo "molecule scenarios: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
 
 demo: venv layout
 	$(MAKE) images IMAGES=12
