@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Command line for the engine (``bin/uv-cache-perms``, ``python3 -m perms.cli``).
+
+Same options as the ``uvfleet.uv.cache_perms`` module; prints the JSON report
+on stdout.  Exit status: 0 done (and, with --fail-on-findings, nothing
+remains), 1 findings remain and --fail-on-findings was given, 2 usage error or
+refused root/group/ACL requirement.
+
+Unlike the module (which repairs by default), the command audits unless
+``--repair`` is given.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import sys
+
+from . import engine
+from .policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
+
+
+def build_parser():
+    """The argparse parser (exposed for the docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog='uv-cache-perms',
+        description='Audit (default) or repair the group permissions and ACLs of a shared uv tree, '
+                    'safely as root: never follows symlinks, changes entries only through verified fds, '
+                    'stays on one file system, leaves hardlinks of non-members alone.')
+    parser.add_argument('paths', nargs='+', metavar='PATH', help='root of a shared tree, e.g. /var/cache/uv')
+    parser.add_argument('-g', '--group', required=True, help='shared group: name or numeric GID')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--repair', action='store_true', help='fix what is fixable and safe (default: audit only)')
+    mode.add_argument('--check', action='store_true',
+                      help='dry run of --repair: report what a repair would change (would_fix), change nothing')
+    parser.add_argument('--others', choices=OTHERS_CHOICES, default='none',
+                        help='what others may have: none (default) or read (r and X)')
+    parser.add_argument('--group-access', choices=GROUP_ACCESS_CHOICES, default='write',
+                        help='write (default: group rwX) or read (read-only consumer tree: group r-X, no w)')
+    parser.add_argument('--acl', choices=ACL_CHOICES, default='auto',
+                        help='auto (default: use ACLs where the file system has them), required, off (mode bits only)')
+    parser.add_argument('--exclude', action='append', default=[], metavar='GLOB',
+                        help='skip paths (relative to the root) matching this fnmatch glob; excluded directories '
+                             'are not entered; repeatable')
+    parser.add_argument('--max-samples', type=int, default=20, metavar='N', help='samples in the report (default 20)')
+    parser.add_argument('--check-file-acls', action='store_true',
+                        help='also read the access ACL of every regular file (finds acl_group on files whose '
+                             'mode bits look right; about 2x slower)')
+    parser.add_argument('--fail-on-findings', action='store_true',
+                        help='exit 1 when counted findings remain after the run')
+    parser.add_argument('--diff', action='store_true', help='include before/after lines of changed entries')
+    parser.add_argument('--compact', action='store_true', help='one-line JSON')
+    return parser
+
+
+def main(argv=None):
+    """Run the command; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.max_samples < 0:
+        sys.stderr.write('uv-cache-perms: --max-samples must be >= 0\n')
+        return 2
+    try:
+        result = engine.run(args.paths, args.group, repair=args.repair or args.check, dry_run=args.check,
+                            others=args.others, group_access=args.group_access, acl=args.acl,
+                            exclude=args.exclude, max_samples=args.max_samples,
+                            check_file_acls=args.check_file_acls)
+    except engine.PermsError as exc:
+        sys.stderr.write('uv-cache-perms: %s\n' % exc)
+        sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
+        return 2
+    if not args.diff:
+        result.pop('diff', None)
+    failed = args.fail_on_findings and result['failed_count'] > 0
+    result['failed'] = bool(failed)
+    if args.compact:
+        sys.stdout.write(json.dumps(result, separators=(',', ':')) + '\n')
+    else:
+        sys.stdout.write(json.dumps(result, indent=2) + '\n')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Finding kinds, counts by kind, bounded samples, a JSON-able report.
+
+Memory is bounded: counters per kind, at most ``max_samples`` samples kept per
+kind while walking (the report shows ``max_samples`` in all, spread over the
+kinds), at most ``max_diff`` diff lines.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+# Kinds the repair fixes.
+WRONG_GROUP = 'wrong_group'
+DIR_NOT_SETGID = 'dir_not_setgid'
+DIR_STICKY = 'dir_sticky'
+GROUP_PERMS = 'group_perms'
+OTHERS_PERMS = 'others_perms'
+WORLD_WRITABLE = 'world_writable'
+SETUID_SETGID = 'setuid_setgid'
+ACL_MASK = 'acl_mask'
+ACL_GROUP = 'acl_group'
+DEFAULT_ACL_MISSING = 'default_acl_missing'
+DEFAULT_ACL_WRONG = 'default_acl_wrong'
+# Kinds that are reported and never changed; they count as remaining.
+SYMLINK_OUTSIDE = 'symlink_outside'
+SPECIAL_FILE = 'special_file'
+TOO_DEEP = 'too_deep'
+ERROR = 'error'
+# Kinds the engine refuses to change for safety (skipped_unsafe); they count as remaining.
+HARDLINK_FOREIGN = 'hardlink_foreign'
+SWAPPED = 'swapped'
+# Informational kinds: reported, never changed, never counted as remaining.
+SYMLINK_DANGLING = 'symlink_dangling'
+OTHER_FILESYSTEM = 'other_filesystem'
+VANISHED = 'vanished'
+
+FIX = 'fix'
+REPORT = 'report'
+UNSAFE = 'unsafe'
+INFO = 'info'
+
+#: kind -> class, in the order reports list them.
+KINDS = (
+    (WRONG_GROUP, FIX),
+    (DIR_NOT_SETGID, FIX),
+    (DIR_STICKY, FIX),
+    (GROUP_PERMS, FIX),
+    (OTHERS_PERMS, FIX),
+    (WORLD_WRITABLE, FIX),
+    (SETUID_SETGID, FIX),
+    (ACL_MASK, FIX),
+    (ACL_GROUP, FIX),
+    (DEFAULT_ACL_MISSING, FIX),
+    (DEFAULT_ACL_WRONG, FIX),
+    (SYMLINK_OUTSIDE, REPORT),
+    (SPECIAL_FILE, REPORT),
+    (TOO_DEEP, REPORT),
+    (ERROR, REPORT),
+    (HARDLINK_FOREIGN, UNSAFE),
+    (SWAPPED, UNSAFE),
+    (SYMLINK_DANGLING, INFO),
+    (OTHER_FILESYSTEM, INFO),
+    (VANISHED, INFO),
+)
+KIND_CLASS = dict(KINDS)
+KIND_ORDER = dict((kind, i) for i, (kind, _cls) in enumerate(KINDS))
+FIXABLE = frozenset(k for k, c in KINDS if c == FIX)
+COUNTED = frozenset(k for k, c in KINDS if c != INFO)
+
+
+def _sorted_counts(counts):
+    return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: KIND_ORDER.get(kv[0], 99)))
+
+
+class Report(object):
+    """Accumulates one run (one or more roots)."""
+
+    def __init__(self, max_samples=20, max_diff=1000):
+        self.max_samples = max(0, int(max_samples))
+        self.max_diff = max(0, int(max_diff))
+        self.scanned = 0
+        self.excluded = 0
+        self.entries_with_findings = 0
+        self.entries_changed = 0
+        self.findings = {}
+        self.fixed = {}
+        self.remaining = {}
+        self.skipped_unsafe = {}
+        self.would_fix = {}
+        self._samples = {}
+        self.diff_before = []
+        self.diff_after = []
+        self.diff_omitted = 0
+        self.acl_supported = {}
+        self.notes = []
+        self.paths = []
+
+    # -- accumulation ------------------------------------------------------
+
+    def finding(self, kind, path, current='', expected='', status='found'):
+        """Count one finding of an entry and keep it as a sample if there is room."""
+        self.findings[kind] = self.findings.get(kind, 0) + 1
+        if self.max_samples:
+            bucket = self._samples.setdefault(kind, [])
+            if len(bucket) < self.max_samples:
+                bucket.append({'path': path, 'kind': kind, 'current': current, 'expected': expected, 'status': status})
+
+    def wants_sample(self, kind):
+        """True while samples of this kind are still kept (saves building their text)."""
+        return len(self._samples.get(kind, ())) < self.max_samples
+
+    def set_status(self, kind, path, status):
+        """Update the status of the sample kept for (kind, path), if any."""
+        bucket = self._samples.get(kind)
+        if bucket and bucket[-1]['path'] == path:
+            bucket[-1]['status'] = status
+
+    def count(self, table, kind, n=1):
+        """Add n to a kind in one of the tables (fixed, remaining, skipped_unsafe, would_fix)."""
+        table[kind] = table.get(kind, 0) + n
+
+    def diff(self, path, before, after):
+        """One changed (or would-be changed) entry for diff mode."""
+        if len(self.diff_before) < self.max_diff:
+            self.diff_before.append('%s: %s' % (path, before))
+            self.diff_after.append('%s: %s' % (path, after))
+        else:
+            self.diff_omitted += 1
+
+    # -- output ------------------------------------------------------------
+
+    def samples(self):
+        """Up to max_samples samples, spread round-robin over the kinds found."""
+        buckets = [self._samples[k] for k, _c in KINDS if self._samples.get(k)]
+        out = []
+        i = 0
+        while len(out) < self.max_samples and buckets:
+            still = []
+            for bucket in buckets:
+                if i < len(bucket):
+                    out.append(bucket[i])
+                    if len(out) >= self.max_samples:
+                        break
+                if i + 1 < len(bucket):
+                    still.append(bucket)
+            buckets = still
+            i += 1
+        return out
+
+    def counted_remaining(self):
+        """Number of remaining findings that make ``fail_on_findings`` fail."""
+        return sum(v for k, v in self.remaining.items() if k in COUNTED)
+
+    def diff_text(self):
+        """(before, after) texts for Ansible's diff mode."""
+        tail = ['... %d more entries' % self.diff_omitted] if self.diff_omitted else []
+        before = '\n'.join(self.diff_before + tail)
+        after = '\n'.join(self.diff_after + tail)
+        return (before + '\n' if before else ''), (after + '\n' if after else '')
+
+    def as_dict(self, changed, duration, mode):
+        """The JSON-able report."""
+        return {
+            'changed': bool(changed),
+            'mode': mode,
+            'paths': list(self.paths),
+            'scanned': self.scanned,
+            'excluded': self.excluded,
+            'entries_with_findings': self.entries_with_findings,
+            'entries_changed': self.entries_changed,
+            'findings': _sorted_counts(self.findings),
+            'fixed': _sorted_counts(self.fixed),
+            'remaining': _sorted_counts(self.remaining),
+            'skipped_unsafe': _sorted_counts(self.skipped_unsafe),
+            'would_fix': _sorted_counts(self.would_fix),
+            'samples': self.samples(),
+            'acl_supported': dict(self.acl_supported),
+            'notes': list(self.notes),
+            'duration': round(duration, 3),
+        }

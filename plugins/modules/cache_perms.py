@@ -1,0 +1,335 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cache_perms
+short_description: Audit and repair group permissions and ACLs of a shared uv cache, safely as root
+version_added: 1.0.0
+description:
+  - Walks one or more shared trees (a uv cache, a shared uv Python or tool directory) and compares
+    every entry with the policy the C(uvfleet.uv.shared) role sets up, reports what differs, counted
+    by kind of finding, and in repair mode fixes it.
+  - "Default policy: every entry belongs to O(group); directories are setgid, group C(rwx), others
+    nothing, no sticky bit, with a default ACL C(user::rwx,group::rwx,mask::rwx,other::---) (named
+    ACL entries are kept); regular files are group C(rw) plus C(x) where the owner has C(x), others
+    nothing, no setuid/setgid, and an access ACL mask that does not cut the group's rights; nothing
+    is ever world-writable."
+  - "Safe as root in a directory other users can write: it never follows a symlink; it enters
+    directories only through fds opened with C(O_DIRECTORY|O_NOFOLLOW) relative to their parent;
+    it changes an entry only through an fd opened with C(O_NOFOLLOW) and checked against the
+    (device, inode) it scanned (C(fchown), C(fchmod), C(fsetxattr)), never by path; it stays on the
+    file system of each O(path); hardlinked files whose owner is not a member of O(group) are left
+    alone; fifos, sockets and devices are reported and never opened; symlinks are never changed."
+  - Refuses V(/), system directories such as C(/etc), C(/usr), C(/var), C(/home), C(/opt) or C(/tmp)
+    themselves (their subdirectories such as C(/var/cache/uv) or C(/opt/uv) are fine), and a
+    O(path) that is itself a symlink.
+  - Entries that vanish during the walk (uv running at the same time) are skipped and counted, not errors.
+  - ACLs are read and written as C(system.posix_acl_*) extended attributes, without a process per
+    file. On file systems without POSIX ACLs only mode bits are checked (see O(acl)).
+  - The same engine runs without Ansible as C(bin/uv-cache-perms) in the collection (for example
+    from a systemd timer on the nodes); it prints the same report as JSON.
+author:
+  - uvfleet maintainers (@uvfleet)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - With O(repair=true), check mode only audits and reports C(changed=true) if a repair would change something.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - Lists the changed entries (mode, group and default ACL before and after), at most 1000 lines.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+options:
+  path:
+    description:
+      - Root directory of a shared tree, or a list of them. Each is walked on its own file system only.
+    type: list
+    elements: path
+    required: true
+  group:
+    description:
+      - The shared group, as a name or a numeric GID. A name must exist on the host.
+    type: str
+    required: true
+  repair:
+    description:
+      - V(true) fixes what is fixable and safe; V(false) only audits and never changes anything.
+    type: bool
+    default: true
+  others:
+    description:
+      - What users outside the group may have. V(none) removes all their rights; V(read) lets them keep
+        C(r) and C(X) (C(x) on directories and on files whose owner has C(x)), never C(w).
+    type: str
+    choices: [none, read]
+    default: none
+  group_access:
+    description:
+      - V(write) for a tree the group writes (a cache); V(read) for a read-only consumer tree, where the
+        group gets C(r-x) on directories and C(r--) (C(r-x) for executables) on files, and group write
+        is removed.
+    type: str
+    choices: [write, read]
+    default: write
+  acl:
+    description:
+      - V(auto) checks and repairs ACLs where the file system supports them and otherwise works on mode
+        bits only, noting it in RV(notes) and RV(acl_supported).
+      - V(required) fails before changing anything if a O(path) is on a file system without POSIX ACLs.
+      - V(off) never reads or writes ACLs.
+    type: str
+    choices: [auto, required, "off"]
+    default: auto
+  exclude:
+    description:
+      - Glob patterns (Python C(fnmatch)) matched against each entry's path relative to its O(path), for
+        example V(sdists-v*/.git) or V(archive-v0/tmp*). C(*) also matches C(/). Excluded directories are
+        not entered.
+    type: list
+    elements: str
+    default: []
+  max_samples:
+    description:
+      - At most this many sample findings in RV(samples), spread over the kinds found.
+    type: int
+    default: 20
+  fail_on_findings:
+    description:
+      - Fail when counted findings remain after the run (RV(remaining) is not empty).
+      - In audit or check mode every finding except the informational kinds counts; after a repair, what
+        could not be fixed counts, including entries skipped as unsafe (V(hardlink_foreign), V(swapped)),
+        V(symlink_outside), V(special_file), V(too_deep) and V(error).
+      - "Informational kinds never count: V(symlink_dangling), V(other_filesystem), V(vanished). Symlinks that
+        stay inside the tree (uv's C(wheels-v*) entries) are not findings at all."
+    type: bool
+    default: false
+notes:
+  - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
+  - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
+    V(others_perms), V(world_writable), V(setuid_setgid), V(acl_mask), V(acl_group), V(default_acl_missing),
+    V(default_acl_wrong). Reported, never changed: V(symlink_outside), V(special_file), V(too_deep),
+    V(error). Skipped as unsafe: V(hardlink_foreign), V(swapped). Informational: V(symlink_dangling),
+    V(other_filesystem), V(vanished). See C(docs/cache_perms.md) in the collection."
+  - The access ACL of regular files is read only when their mode bits show a group problem, so an
+    C(acl_group) finding (the owning group's own ACL entry cut while the mask looks right) is found on
+    directories always but on files only together with a mode problem. C(uv-cache-perms --check-file-acls)
+    reads every file's ACL, at about twice the cost.
+  - The group of a symlink itself is not checked or changed (it grants nothing on Linux, and changing it
+    by name would reopen the race this module avoids).
+  - uid 0 never counts as a member of the group for the hardlink rule.
+seealso:
+  - name: uv cache documentation
+    description: Where uv keeps its cache and how it writes to it.
+    link: https://docs.astral.sh/uv/concepts/cache/
+'''
+
+EXAMPLES = r'''
+- name: Repair the shared uv cache
+  uvfleet.uv.cache_perms:
+    path: /var/cache/uv
+    group: uvshared
+  become: true
+
+- name: Audit the cache and the shared Pythons, fail if anything is wrong
+  uvfleet.uv.cache_perms:
+    path:
+      - /var/cache/uv
+      - /opt/uv/python
+    group: uvshared
+    repair: false
+    fail_on_findings: true
+  become: true
+
+- name: A read-only tree that others may read too, by GID, without ACLs
+  uvfleet.uv.cache_perms:
+    path: /srv/uv/tools
+    group: "4343"
+    group_access: read
+    others: read
+    acl: "off"
+  become: true
+
+- name: What would a repair change? (check mode, with the diff)
+  uvfleet.uv.cache_perms:
+    path: /var/cache/uv
+    group: uvshared
+    exclude:
+      - "builds-v*/*"
+  check_mode: true
+  diff: true
+  become: true
+  register: cache_audit
+
+- name: Show the counts
+  ansible.builtin.debug:
+    msg: "{{ cache_audit.findings }} found, would fix {{ cache_audit.would_fix }}"
+'''
+
+RETURN = r'''
+scanned:
+  description: Number of entries examined (each root included; excluded entries not counted).
+  returned: success
+  type: int
+  sample: 200102
+findings:
+  description: Number of findings by kind (an entry can have several).
+  returned: success
+  type: dict
+  sample: {"wrong_group": 12, "group_perms": 40, "acl_mask": 3, "symlink_outside": 1}
+fixed:
+  description: Number of findings fixed by kind. Empty in audit and check mode.
+  returned: success
+  type: dict
+  sample: {"wrong_group": 12, "group_perms": 40, "acl_mask": 3}
+would_fix:
+  description: In check mode with O(repair=true), what a repair would fix, by kind.
+  returned: success
+  type: dict
+  sample: {"group_perms": 40}
+remaining:
+  description:
+    - Findings that still need attention after the run, by kind; informational kinds are not included.
+    - O(fail_on_findings) fails when this is not empty.
+  returned: success
+  type: dict
+  sample: {"symlink_outside": 1, "hardlink_foreign": 2, "group_perms": 2}
+skipped_unsafe:
+  description: Entries left alone for safety, by kind (V(hardlink_foreign), V(swapped)).
+  returned: success
+  type: dict
+  sample: {"hardlink_foreign": 2}
+samples:
+  description: A bounded sample of findings (at most O(max_samples)), spread over the kinds.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: Absolute path of the entry.
+      type: str
+    kind:
+      description: Kind of finding.
+      type: str
+    current:
+      description: What the entry looks like.
+      type: str
+    expected:
+      description: What the policy wants.
+      type: str
+    status:
+      description: V(found), V(fixed), V(would fix), V(skipped), V(failed), V(reported), V(ignored) or V(vanished).
+      type: str
+  sample:
+    - path: /var/cache/uv/archive-v0/x1/pkg/__init__.py
+      kind: group_perms
+      current: 0600 (-rw-------)
+      expected: 0660 (-rw-rw----)
+      status: fixed
+acl_supported:
+  description: Per O(path), whether its file system supports POSIX ACLs.
+  returned: success
+  type: dict
+  sample: {"/var/cache/uv": true}
+notes:
+  description: Remarks about the run, for example a file system without ACL support.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+entries_with_findings:
+  description: Number of entries with at least one finding.
+  returned: success
+  type: int
+  sample: 55
+entries_changed:
+  description: Number of entries changed (in check mode, that a repair would change).
+  returned: success
+  type: int
+  sample: 52
+excluded:
+  description: Number of entries skipped by O(exclude) (an excluded directory counts once).
+  returned: success
+  type: int
+  sample: 0
+failed_count:
+  description: Sum of RV(remaining), the number O(fail_on_findings) tests.
+  returned: success
+  type: int
+  sample: 3
+mode:
+  description: V(audit), V(check) (check mode with O(repair=true)) or V(repair).
+  returned: success
+  type: str
+  sample: repair
+gid:
+  description: The numeric GID of O(group).
+  returned: success
+  type: int
+  sample: 4343
+duration:
+  description: Wall time of the walk in seconds.
+  returned: success
+  type: float
+  sample: 1.52
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, run
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
+    ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='list', elements='path', required=True),
+            group=dict(type='str', required=True),
+            repair=dict(type='bool', default=True),
+            others=dict(type='str', choices=list(OTHERS_CHOICES), default='none'),
+            group_access=dict(type='str', choices=list(GROUP_ACCESS_CHOICES), default='write'),
+            acl=dict(type='str', choices=list(ACL_CHOICES), default='auto'),
+            exclude=dict(type='list', elements='str', default=[]),
+            max_samples=dict(type='int', default=20),
+            fail_on_findings=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['max_samples'] < 0:
+        module.fail_json(msg='max_samples must be 0 or more, got %d' % params['max_samples'])
+    if not params['path']:
+        module.fail_json(msg='path is empty: give the shared tree, e.g. /var/cache/uv')
+    try:
+        result = run(params['path'], params['group'], repair=params['repair'], dry_run=module.check_mode,
+                     others=params['others'], group_access=params['group_access'], acl=params['acl'],
+                     exclude=params['exclude'], max_samples=params['max_samples'])
+    except PermsError as exc:
+        module.fail_json(msg=str(exc))
+
+    diff = result.pop('diff')
+    result['gid'] = result.pop('group')
+    result.pop('paths', None)
+    if module._diff and result['changed']:
+        result['diff'] = {'before': diff['before'], 'after': diff['after']}
+    if params['fail_on_findings'] and result['failed_count']:
+        module.fail_json(msg='%d findings remain: %s' % (
+            result['failed_count'], ', '.join('%s=%d' % kv for kv in result['remaining'].items())), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers for the engine tests: temporary trees as root, snapshots, an ACL-less mount."""
+
+from __future__ import absolute_import, division, print_function
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+GID = 4343          # the shared group (numeric, need not exist)
+OTHER_GID = 4344    # some other group
+MEMBER_UID = 4242   # a uid the tests declare a member of GID
+STRANGER_UID = 4545  # a uid that is not a member
+
+
+def _acl_base():
+    """A temporary base directory on a file system with POSIX ACLs (/tmp, else /var/tmp)."""
+    for base in (tempfile.gettempdir(), '/var/tmp'):
+        probe = tempfile.mkdtemp(prefix='perms-probe-', dir=base)
+        try:
+            os.getxattr(probe, 'system.posix_acl_default')
+        except OSError as exc:
+            if exc.errno == 61:  # ENODATA: supported
+                return base
+        finally:
+            os.rmdir(probe)
+    pytest.skip('no temporary directory with POSIX ACL support')
+    return None
+
+
+def temp_base():
+    """A fresh temporary directory (mode 0755 root:root) on an ACL-capable file system."""
+    path = tempfile.mkdtemp(prefix='perms-test-', dir=_acl_base())
+    os.chmod(path, 0o755)
+    return path
+
+
+def cleanup(path):
+    """Remove a test tree (mounts inside it included)."""
+    with contextlib.suppress(OSError):
+        for dirpath, _dirs, _files in os.walk(path):
+            for name in os.listdir(dirpath):
+                full = os.path.join(dirpath, name)
+                if os.path.ismount(full):
+                    subprocess.call(['umount', '-l', full])
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _drop_acl(target, name):
+    try:
+        os.removexattr(target, name)
+    except OSError as exc:
+        if exc.errno not in (61, 95):  # ENODATA, EOPNOTSUPP
+            raise
+
+
+def make_file(path, mode=0o660, gid=GID, uid=0, data=b'x'):
+    """A regular file with exactly this mode and no access ACL (even under a default ACL)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, data)
+    _drop_acl(fd, 'system.posix_acl_access')
+    os.fchown(fd, uid, gid)
+    os.fchmod(fd, mode)
+    os.close(fd)
+    return path
+
+
+def make_dir(path, mode=0o2770, gid=GID, uid=0, default_acl=True):
+    """A directory with exactly this mode, no access ACL, and the standard default ACL or none."""
+    os.mkdir(path)
+    _drop_acl(path, 'system.posix_acl_access')
+    _drop_acl(path, 'system.posix_acl_default')
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    if default_acl:
+        setfacl('-d', '-m', 'u::rwx,g::rwx,m::rwx,o::---', path)
+    return path
+
+
+def setfacl(*args):
+    subprocess.check_call(('setfacl',) + args)
+
+
+def getfacl(path, default=False):
+    """getfacl -n output as a sorted list of entry strings (no comments)."""
+    args = ['getfacl', '-n', '-p', '-c']
+    args.append('-d' if default else '-a')
+    out = subprocess.check_output(args + [path], stderr=subprocess.DEVNULL).decode()
+    return [line.strip() for line in out.splitlines() if line.strip() and not line.startswith('#')]
+
+
+def good_tree(root):
+    """A compliant tree: root, dirs, files, an executable, an inner symlink."""
+    os.chown(root, 0, GID)
+    os.chmod(root, 0o2770)
+    setfacl('-d', '-m', 'u::rwx,g::rwx,m::rwx,o::---', root)
+    make_dir(os.path.join(root, 'archive-v0'))
+    make_dir(os.path.join(root, 'archive-v0', 'abc'))
+    make_file(os.path.join(root, 'archive-v0', 'abc', 'mod.py'))
+    make_file(os.path.join(root, 'archive-v0', 'abc', 'tool'), mode=0o770)
+    make_dir(os.path.join(root, 'wheels-v5'))
+    os.symlink('../archive-v0/abc', os.path.join(root, 'wheels-v5', 'pkg'))
+    return root
+
+
+def snapshot(path):
+    """Everything a repair could change: lstat fields (not atime) and xattrs of every entry, not following links."""
+    snap = {}
+
+    def one(p):
+        st = os.lstat(p)
+        try:
+            names = sorted(os.listxattr(p, follow_symlinks=False))
+        except OSError:
+            names = []
+        xattrs = {}
+        for name in names:
+            try:
+                xattrs[name] = os.getxattr(p, name, follow_symlinks=False)
+            except OSError as exc:
+                xattrs[name] = 'error %d' % exc.errno
+        snap[p] = (st.st_mode, st.st_uid, st.st_gid, st.st_nlink, st.st_ino, st.st_size,
+                   st.st_mtime_ns, st.st_ctime_ns, tuple(sorted(xattrs.items())))
+
+    one(path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        for dirpath, dirs, files in os.walk(path):
+            for name in dirs + files:
+                one(os.path.join(dirpath, name))
+    return snap
+
+
+def mode_of(path):
+    return os.lstat(path).st_mode & 0o7777
+
+
+@contextlib.contextmanager
+def ramfs(path):
+    """Mount a ramfs (no POSIX ACL support, but real ownership) at path."""
+    os.makedirs(path, exist_ok=True)
+    if subprocess.call(['mount', '-t', 'ramfs', 'ramfs', path], stderr=subprocess.DEVNULL) != 0:
+        pytest.skip('cannot mount a ramfs here')
+    try:
+        yield path
+    finally:
+        subprocess.call(['umount', '-l', path])

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cache_perms module, run the way Ansible runs it (a child process reading its arguments)."""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+pytest.importorskip('ansible.module_utils.basic')
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='runs as root on temporary trees')
+
+GID = 4343
+
+
+@pytest.fixture
+def tree():
+    root = tempfile.mkdtemp(prefix='perms-module-')
+    os.chown(root, 0, GID)
+    os.chmod(root, 0o2770)
+    subprocess.check_call(['setfacl', '-d', '-m', 'u::rwx,g::rwx,m::rwx,o::---', root])
+    fd = os.open(os.path.join(root, 'f'), os.O_CREAT | os.O_WRONLY, 0o600)
+    os.fchown(fd, 0, 0)
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    yield root
+    shutil.rmtree(root)
+
+
+def run_module(tmp_path, **args):
+    argfile = tmp_path / 'args.json'
+    argfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.uvfleet.uv.plugins.modules.cache_perms', str(argfile)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path), check=False)
+    return json.loads(proc.stdout.decode())
+
+
+def test_check_mode_then_repair(tree, tmp_path):
+    f = os.path.join(tree, 'f')
+    st = os.lstat(f)
+    result = run_module(tmp_path, path=tree, group=str(GID), _ansible_check_mode=True, _ansible_diff=True)
+    assert result['changed'] is True and result['mode'] == 'check'
+    assert result['would_fix'] == {'wrong_group': 1, 'acl_mask': 1, 'others_perms': 1}
+    assert result['diff']['before'] == '%s: mode 0644 group 0\n' % f
+    assert os.lstat(f) == st
+    result = run_module(tmp_path, path=[tree], group=str(GID))
+    assert result['changed'] is True and result['fixed'] == result['findings']
+    assert result['gid'] == GID and result['acl_supported'] == {tree: True}
+    assert os.lstat(f).st_mode & 0o777 == 0o660
+    result = run_module(tmp_path, path=tree, group=str(GID), fail_on_findings=True)
+    assert result['changed'] is False and not result.get('failed')
+
+
+def test_audit_and_fail_on_findings(tree, tmp_path):
+    result = run_module(tmp_path, path=tree, group=str(GID), repair=False)
+    assert result['changed'] is False and result['mode'] == 'audit'
+    assert result['remaining'] == result['findings']
+    result = run_module(tmp_path, path=tree, group=str(GID), repair=False, fail_on_findings=True)
+    assert result['failed'] is True and '3 findings remain' in result['msg']
+    assert os.lstat(os.path.join(tree, 'f')).st_mode & 0o777 == 0o644
+
+
+def test_refusals(tmp_path, tree):
+    result = run_module(tmp_path, path='/etc', group=str(GID))
+    assert result['failed'] is True and 'system directory /etc' in result['msg']
+    result = run_module(tmp_path, path=tree, group='no-such-group-uvfleet')
+    assert result['failed'] is True and 'numeric GID' in result['msg']
+    result = run_module(tmp_path, path=tree, group=str(GID), acl='sometimes')
+    assert result['failed'] is True
