@@ -174,6 +174,16 @@ def read(target, name, follow_symlinks=True):
     return decode(data)
 
 
+def read_raw(target, name):
+    """The undecoded xattr blob of one ACL of an fd (bytes), or None when there is none."""
+    try:
+        return os.getxattr(target, name)
+    except OSError as exc:
+        if exc.errno == errno.ENODATA:
+            return None
+        raise
+
+
 def write(fd, name, entries):
     """Write an ACL xattr through an open fd."""
     os.setxattr(fd, name, encode(entries))

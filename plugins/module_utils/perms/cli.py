@@ -22,6 +22,19 @@ from . import engine
 from .policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
 
 
+def _jobs(text):
+    """argparse type of --jobs: an int >= 0, or 'auto' (= 0, one per CPU)."""
+    if text.strip().lower() == 'auto':
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a number of processes or auto, got %r' % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('expected 0 (auto) or more, got %d' % value)
+    return value
+
+
 def build_parser():
     """The argparse parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -50,6 +63,9 @@ def build_parser():
                              'mode bits look right; about 2x slower)')
     parser.add_argument('--fail-on-findings', action='store_true',
                         help='exit 1 when counted findings remain after the run')
+    parser.add_argument('-j', '--jobs', type=_jobs, default=1, metavar='N',
+                        help='processes walking subtrees in parallel: 1 (default) walks serially, 0 or auto '
+                             'one per CPU; see docs/cache_perms.md for when it pays')
     parser.add_argument('--diff', action='store_true', help='include before/after lines of changed entries')
     parser.add_argument('--compact', action='store_true', help='one-line JSON')
     return parser
@@ -69,7 +85,7 @@ def main(argv=None):
         result = engine.run(args.paths, args.group, repair=args.repair or args.check, dry_run=args.check,
                             others=args.others, group_access=args.group_access, acl=args.acl,
                             exclude=args.exclude, max_samples=args.max_samples,
-                            check_file_acls=args.check_file_acls)
+                            check_file_acls=args.check_file_acls, jobs=args.jobs)
     except engine.PermsError as exc:
         sys.stderr.write('uv-cache-perms: %s\n' % exc)
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')

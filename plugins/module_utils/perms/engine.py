@@ -25,10 +25,14 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import grp
+import json
 import os
 import pwd
 import stat
+import struct
+import sys
 import time
+import traceback
 
 from . import acl as aclmod
 from . import report as R
@@ -47,6 +51,14 @@ SYSTEM_DIRS = frozenset((
 SYSTEM_PREFIXES = ('/proc/', '/sys/', '/dev/')
 
 _PROC_FD = os.path.isdir('/proc/self/fd')
+
+#: compliant directory states remembered (bounds memory on trees with many distinct ACLs)
+_MAX_OK_DIRS = 4096
+#: parallel walk: chunks of tasks per process (dynamic balance), upper bound of processes
+_CHUNKS_PER_JOB = 16
+_MAX_JOBS = 64
+_CHUNK = struct.Struct('<II')
+_fork = getattr(os, 'fork', None)
 
 
 class PermsError(Exception):
@@ -169,7 +181,13 @@ class _Run(object):
         self.root = ''
         self.root_real = ''
         self.ok_modes = set()
+        #: (st_mode, raw access ACL, raw default ACL) of directories found
+        #: compliant (st_gid == gid): the next ones are recognised without decoding
+        self.ok_dirs = set()
         self.max_depth = W.DEFAULT_MAX_DEPTH
+        self.jobs = 1
+        #: in a forked worker: the pid of the run's process (None there)
+        self.parent_pid = None
 
     # -- helpers -----------------------------------------------------------
 
@@ -256,24 +274,34 @@ class _Run(object):
         policy = self.policy
         use_acl = self.use_acl
         access = default = None
+        ok_key = None
         if is_dir:
             target, mkinds = policy.dir_mode(st.st_mode)
         else:
             target, mkinds = policy.file_mode(st.st_mode)
-        if not mkinds and st.st_gid == self.gid and not is_dir and not (use_acl and self.check_file_acls):
-            self.ok_modes.add(st.st_mode)
-            return
+            if not mkinds and st.st_gid == self.gid and not (use_acl and self.check_file_acls):
+                self.ok_modes.add(st.st_mode)
+                return
         try:
-            if use_acl:
-                if is_dir:
-                    access = aclmod.read(fd, aclmod.ACCESS)
-                    default = aclmod.read(fd, aclmod.DEFAULT)
-                elif self.check_file_acls or R.GROUP_PERMS in mkinds:
-                    access = self.read_file_acl(parent_fd, name)
+            if is_dir:
+                if use_acl:
+                    access = aclmod.read_raw(fd, aclmod.ACCESS)
+                    default = aclmod.read_raw(fd, aclmod.DEFAULT)
+                if st.st_gid == self.gid:
+                    ok_key = (st.st_mode, access, default)
+                    if ok_key in self.ok_dirs:
+                        return
+                if access is not None:
+                    access = aclmod.decode(access)
+                if default is not None:
+                    default = aclmod.decode(default)
+            elif use_acl and (self.check_file_acls or R.GROUP_PERMS in mkinds):
+                access = self.read_file_acl(parent_fd, name)
         except OSError as exc:
             if W.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
-            elif exc.errno == errno.ELOOP:
+            elif exc.errno == errno.ELOOP or (not is_dir and aclmod.is_unsupported(exc)):
+                # a symlink swapped in for the file: no ACL xattrs on a symlink
                 self.simple(R.SWAPPED, rel, 'became a symlink during the walk', 'left alone')
             else:
                 self.simple(R.ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
@@ -283,6 +311,8 @@ class _Run(object):
             return
         kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
         if not kinds:
+            if ok_key is not None and len(self.ok_dirs) < _MAX_OK_DIRS:
+                self.ok_dirs.add(ok_key)
             return
         rep = self.report
         path = self.path(rel)
@@ -410,36 +440,179 @@ class _Run(object):
         walker = W.Walker(root, exclude=self.exclude, max_depth=self.max_depth)
         walker.ok_gid = self.gid
         self.ok_modes = walker.ok_modes
+        if self.jobs > 1 and _fork is not None:
+            walker.split = _Splitter()
         rep.paths.append(root)
         try:
             walker_iter = iter(walker)
         except OSError as exc:
             raise RefusedRoot('cannot open %s: %s' % (root, exc.strerror))
         try:
-            for event, parent_fd, name, rel, st, extra in walker_iter:
-                if event == W.FILE:
-                    self.entry(parent_fd, name, rel, st, None, False)
-                elif event == W.DIR:
-                    if parent_fd is None:
-                        self.start_root(root, extra, st)
-                    self.entry(parent_fd, name, rel, st, extra, True)
-                elif event == W.LINK:
-                    self.symlink(parent_fd, name, rel)
-                elif event == W.SPECIAL:
-                    self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode), 'left alone (never opened)')
-                elif event == W.VANISHED:
-                    self.simple(R.VANISHED, rel)
-                elif event == W.SWAPPED:
-                    self.simple(R.SWAPPED, rel, 'directory replaced by a non-directory during the walk', 'left alone')
-                elif event == W.OTHER_FS:
-                    self.simple(R.OTHER_FILESYSTEM, rel, 'mount point (st_dev %d)' % st.st_dev, 'not crossed')
-                elif event == W.TOO_DEEP:
-                    self.simple(R.TOO_DEEP, rel, 'deeper than %d levels' % walker.max_depth, 'not descended')
-                else:
-                    self.simple(R.ERROR, rel, str(getattr(extra, 'strerror', None) or extra))
+            try:
+                self.consume(walker, walker_iter, root)
+            finally:
+                walker_iter.close()
+            if walker.tasks:
+                self.run_tasks(walker)
         finally:
+            walker.close_kept()
             rep.scanned += walker.scanned
             rep.excluded += walker.excluded
+
+    def consume(self, walker, events, root=None):
+        """Check (and repair) every entry a walk yields."""
+        entry = self.entry
+        for event, parent_fd, name, rel, st, extra in events:
+            if event == W.FILE:
+                entry(parent_fd, name, rel, st, None, False)
+            elif event == W.DIR:
+                if parent_fd is None:
+                    self.start_root(root, extra, st)
+                entry(parent_fd, name, rel, st, extra, True)
+            elif event == W.LINK:
+                self.symlink(parent_fd, name, rel)
+            elif event == W.SPECIAL:
+                self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode), 'left alone (never opened)')
+            elif event == W.VANISHED:
+                self.simple(R.VANISHED, rel)
+            elif event == W.SWAPPED:
+                self.simple(R.SWAPPED, rel, 'directory replaced by a non-directory during the walk', 'left alone')
+            elif event == W.OTHER_FS:
+                self.simple(R.OTHER_FILESYSTEM, rel, 'mount point (st_dev %d)' % st.st_dev, 'not crossed')
+            elif event == W.TOO_DEEP:
+                self.simple(R.TOO_DEEP, rel, 'deeper than %d levels' % walker.max_depth, 'not descended')
+            else:
+                self.simple(R.ERROR, rel, str(getattr(extra, 'strerror', None) or extra))
+
+    # -- parallel walk -----------------------------------------------------
+
+    def walk_tasks(self, walker, tasks, first, last):
+        """Walk tasks[first:last] here, recording under each task's index (the merge order)."""
+        rep = self.report
+        parent = self.parent_pid
+        try:
+            for index in range(first, last):
+                if parent is not None and os.getppid() != parent:
+                    os._exit(75)  # a worker whose parent died (killed module run): stop, change nothing more
+                rep.task = index
+                events = walker.walk_task(*tasks[index])
+                try:
+                    self.consume(walker, events)
+                finally:
+                    events.close()
+        finally:
+            rep.task = -1
+
+    def take_chunks(self, walker, tasks, chunk_fd):
+        """Walk the chunks of tasks read from the shared pipe until it is empty."""
+        while True:
+            record = _read_exactly(chunk_fd, _CHUNK.size)
+            if not record:
+                return
+            first, last = _CHUNK.unpack(record)
+            self.walk_tasks(walker, tasks, first, last)
+
+    def run_tasks(self, walker):
+        """Walk the subtrees the walker handed out: here, or over forked workers.
+
+        The walker's fds of the directories holding the subtrees stay open
+        (``kept_fds``); workers inherit them and enter each subtree with the
+        same O_DIRECTORY|O_NOFOLLOW open relative to its parent's fd as the
+        serial walk.  Work is handed out in chunks of task indices through one
+        pipe (a queue filled before the fork); the parent takes chunks too.
+        Each worker sends its report back once, as JSON over its own pipe: the
+        counts add up, samples and diff lines stay bounded.
+        """
+        tasks = walker.tasks
+        nproc = min(self.jobs, len(tasks))
+        if nproc < 2:
+            self.walk_tasks(walker, tasks, 0, len(tasks))
+            return
+        nchunks = min(len(tasks), nproc * _CHUNKS_PER_JOB)
+        bounds = [len(tasks) * i // nchunks for i in range(nchunks + 1)]
+        queue = b''.join(_CHUNK.pack(bounds[i], bounds[i + 1]) for i in range(nchunks))
+        chunk_r, chunk_w = os.pipe()
+        try:
+            _write_all(chunk_w, queue)  # at most _MAX_JOBS * _CHUNKS_PER_JOB records (8 KiB): fits in a pipe
+        finally:
+            os.close(chunk_w)
+        _flush_std()
+        parent_pid = os.getpid()
+        children = []
+        try:
+            try:
+                for _i in range(nproc - 1):
+                    result_r, result_w = os.pipe()
+                    try:
+                        pid = _fork()
+                    except OSError:  # EAGAIN, ENOMEM: fewer workers (maybe none), same result
+                        os.close(result_r)
+                        os.close(result_w)
+                        break
+                    if pid == 0:
+                        self.parent_pid = parent_pid
+                        self.worker(walker, tasks, chunk_r, result_w, [c[1] for c in children] + [result_r])
+                    os.close(result_w)
+                    children.append((pid, result_r))
+                self.take_chunks(walker, tasks, chunk_r)
+            finally:
+                os.close(chunk_r)
+            failures = []
+            while children:
+                pid, result_r = children[0]
+                try:
+                    data = _read_all(result_r)
+                finally:
+                    os.close(result_r)
+                    children[0] = (pid, None)
+                status = os.waitpid(pid, 0)[1]
+                children.pop(0)
+                try:
+                    payload = json.loads(data.decode('utf-8')) if data else {}
+                except ValueError:
+                    payload = {}
+                if 'report' in payload:
+                    self.report.merge(payload['report'])
+                else:
+                    failures.append(payload.get('error') or 'worker %d ended with wait status %d' % (pid, status))
+            if failures:
+                raise PermsError('parallel walk of %s failed in a worker: %s' % (self.root, failures[0].strip()))
+        finally:
+            for pid, result_r in children:  # only after an error here: stop and reap them
+                if result_r is not None:
+                    os.close(result_r)
+                try:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+
+    def worker(self, walker, tasks, chunk_r, result_w, other_fds):
+        """A forked worker: walk chunks, send the report once, exit.  Never returns."""
+        code = 70
+        try:
+            try:
+                for fd in other_fds:
+                    os.close(fd)
+                # nothing may reach the module's stdout (its JSON result) from here
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.close(null)
+                sys.stdout = open(os.devnull, 'w')
+                self.report = R.Report(max_samples=self.report.max_samples, max_diff=self.report.max_diff)
+                walker.scanned = walker.excluded = 0
+                walker.kept_fds = []
+                self.take_chunks(walker, tasks, chunk_r)
+                self.report.scanned = walker.scanned
+                self.report.excluded = walker.excluded
+                payload = {'report': self.report.state()}
+                code = 0
+            except BaseException:  # noqa: B902 - everything goes back to the parent
+                payload = {'error': traceback.format_exc(limit=8)}
+            _write_all(result_w, json.dumps(payload).encode('utf-8'))
+        finally:
+            os._exit(code)  # no atexit handlers, no buffered output flushed twice
 
     def start_root(self, root, fd, st):
         policy = self.policy
@@ -485,16 +658,99 @@ def _special_text(mode):
     return 'special file (mode %o)' % mode
 
 
+def resolve_jobs(jobs):
+    """Number of walking processes: an int >= 1; 0, None or 'auto' mean one per available CPU."""
+    if jobs is None or (isinstance(jobs, str) and jobs.strip().lower() in ('auto', '')):
+        jobs = 0
+    try:
+        jobs = int(jobs)
+    except (TypeError, ValueError):
+        raise PermsError('jobs must be a number of processes (1 = serial) or 0/auto (one per CPU), got %r' % (jobs,))
+    if jobs < 0:
+        raise PermsError('jobs must be 0 (auto) or more, got %d' % jobs)
+    if jobs == 0:
+        try:
+            jobs = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            jobs = os.cpu_count() or 1
+    return max(1, min(jobs, _MAX_JOBS))
+
+
+class _Splitter(object):
+    """Where the parent stops and hands subtrees out (Walker.split).
+
+    The parent enters the first level (a uv cache has few top-level buckets),
+    and deeper directories while their parent has fewer than ``LOW_FANOUT``
+    subdirectories (``wheels-v5/pypi``, ``lib/python3.12``), down to
+    ``MAX_DEPTH``; every other subdirectory becomes a task (``archive-v0/<id>``:
+    most of a cache).  At most ``MAX_KEPT`` directories are entered by the
+    parent, which bounds the fds it keeps open for the workers.
+    """
+
+    LOW_FANOUT = 4
+    MAX_DEPTH = 4
+    MAX_KEPT = 64
+
+    def __init__(self):
+        self.entered = 0
+
+    def __call__(self, depth, fanout):
+        if self.entered < self.MAX_KEPT and (depth == 1 or (fanout < self.LOW_FANOUT and depth <= self.MAX_DEPTH)):
+            self.entered += 1
+            return False
+        return True
+
+
+def _read_exactly(fd, size):
+    data = b''
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            if data:
+                raise PermsError('parallel walk: short read from the task queue')
+            break
+        data += chunk
+    return data
+
+
+def _read_all(fd):
+    parts = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b''.join(parts)
+        parts.append(chunk)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _flush_std():
+    """Flush Python's buffers before a fork, so nothing buffered is written twice."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
 def run(paths, group, repair=True, dry_run=False, others='none', group_access='write', acl='auto', exclude=(),
-        max_samples=20, max_diff=1000, is_member=None, check_file_acls=False, max_depth=W.DEFAULT_MAX_DEPTH):
+        max_samples=20, max_diff=1000, is_member=None, check_file_acls=False, max_depth=W.DEFAULT_MAX_DEPTH,
+        jobs=1):
     """Audit (repair=False), check (repair=True, dry_run=True) or repair a list of trees.
 
     ``group``: name or numeric GID.  ``is_member``: callable uid -> bool, or a
     set of uids, deciding whether a hardlinked file's owner belongs to the
     group (default: the system's group database, uid 0 never a member).
+    ``jobs``: processes walking subtrees in parallel (1: serial; 0 or None:
+    one per CPU available to this process); see ``resolve_jobs``.
     Raises PermsError before changing anything when a root or the group is refused.
     """
     start = time.time()
+    jobs = resolve_jobs(jobs)
     if isinstance(paths, str):
         paths = [paths]
     roots = [check_root(p) for p in paths]
@@ -512,6 +768,7 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
     report = R.Report(max_samples=max_samples, max_diff=max_diff)
     runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
     runner.max_depth = max_depth
+    runner.jobs = jobs
     for root in roots:
         runner.walk_root(root)
     mode = 'audit' if not repair else ('check' if dry_run else 'repair')

@@ -95,6 +95,11 @@ class Report(object):
         self.acl_supported = {}
         self.notes = []
         self.paths = []
+        #: order key of what is recorded now: -1 in the serial walk, the task
+        #: index in a parallel one (merge keeps the samples/diff lines of the
+        #: lowest keys, so a parallel report does not depend on timing)
+        self.task = -1
+        self.diff_task = []
 
     # -- accumulation ------------------------------------------------------
 
@@ -104,7 +109,8 @@ class Report(object):
         if self.max_samples:
             bucket = self._samples.setdefault(kind, [])
             if len(bucket) < self.max_samples:
-                bucket.append({'path': path, 'kind': kind, 'current': current, 'expected': expected, 'status': status})
+                bucket.append({'path': path, 'kind': kind, 'current': current, 'expected': expected, 'status': status,
+                               '_task': self.task})
 
     def wants_sample(self, kind):
         """True while samples of this kind are still kept (saves building their text)."""
@@ -125,8 +131,42 @@ class Report(object):
         if len(self.diff_before) < self.max_diff:
             self.diff_before.append('%s: %s' % (path, before))
             self.diff_after.append('%s: %s' % (path, after))
+            self.diff_task.append(self.task)
         else:
             self.diff_omitted += 1
+
+    # -- parallel walk: one state per worker, merged once ---------------------
+
+    _COUNTERS = ('scanned', 'excluded', 'entries_with_findings', 'entries_changed', 'diff_omitted')
+    _TABLES = ('findings', 'fixed', 'remaining', 'skipped_unsafe', 'would_fix')
+
+    def state(self):
+        """What a worker sends back (JSON-able, bounded: counts, kept samples, kept diff lines)."""
+        out = dict((name, getattr(self, name)) for name in self._COUNTERS + self._TABLES)
+        out['samples'] = self._samples
+        out['diff'] = [self.diff_task, self.diff_before, self.diff_after]
+        return out
+
+    def merge(self, state):
+        """Add a worker's state: counts add up; samples and diff lines stay bounded."""
+        for name in self._COUNTERS:
+            setattr(self, name, getattr(self, name) + state[name])
+        for name in self._TABLES:
+            table = getattr(self, name)
+            for kind, n in state[name].items():
+                table[kind] = table.get(kind, 0) + n
+        for kind, theirs in state['samples'].items():
+            bucket = self._samples.get(kind, []) + theirs
+            bucket.sort(key=lambda s: s['_task'])  # stable: walk order within a task
+            self._samples[kind] = bucket[:self.max_samples]
+        tasks, before, after = state['diff']
+        lines = sorted(zip(self.diff_task + tasks, self.diff_before + before, self.diff_after + after),
+                       key=lambda line: line[0])
+        self.diff_omitted += max(0, len(lines) - self.max_diff)
+        lines = lines[:self.max_diff]
+        self.diff_task = [line[0] for line in lines]
+        self.diff_before = [line[1] for line in lines]
+        self.diff_after = [line[2] for line in lines]
 
     # -- output ------------------------------------------------------------
 
@@ -146,7 +186,7 @@ class Report(object):
                     still.append(bucket)
             buckets = still
             i += 1
-        return out
+        return [dict((k, v) for k, v in sample.items() if k != '_task') for sample in out]
 
     def counted_remaining(self):
         """Number of remaining findings that make ``fail_on_findings`` fail."""

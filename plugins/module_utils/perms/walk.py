@@ -84,7 +84,17 @@ class Walker(object):
     * ``VANISHED``/``SWAPPED``/``OTHER_FS``/``TOO_DEEP``/``ERROR``: the entry is
       skipped; ``st`` may be None; the last field holds the exception, if any.
 
-    Counters: ``scanned`` (entries stat'ed, the root included), ``excluded``.
+    Counters: ``scanned`` (entries stat'ed, the root included), ``excluded``
+    (both up to date once the iteration has ended or been closed).
+
+    Parallel walk: when ``split`` is set (a callable ``(depth, fanout) -> bool``,
+    depth of a subdirectory and number of subdirectories of its parent), a
+    subdirectory for which it returns True is not entered: ``(parent_fd, name,
+    rel, depth)`` is appended to ``tasks`` instead, and the parent's fd, opened
+    and verified like any other, stays open in ``kept_fds`` (``close_kept``
+    closes them).  ``walk_task(*task)`` then walks such a subtree, entering it
+    with the same O_DIRECTORY|O_NOFOLLOW open relative to that fd (a forked
+    worker inherits the fd; nothing is reopened by path).
     """
 
     def __init__(self, root, exclude=None, max_depth=DEFAULT_MAX_DEPTH):
@@ -99,6 +109,9 @@ class Walker(object):
         #: fills ok_modes with modes it has found compliant).
         self.ok_gid = None
         self.ok_modes = set()
+        self.split = None
+        self.tasks = []
+        self.kept_fds = []
 
     def open_root(self):
         """Open the root without following a symlink; return (fd, st)."""
@@ -117,69 +130,105 @@ class Walker(object):
         return self._walk(root_fd, root_st)
 
     def _walk(self, root_fd, root_st):
-        dev = root_st.st_dev
-        exclude = self.exclude
-        max_depth = self.max_depth
         self.scanned += 1
-        stack = [[root_fd, '', None]]
+        try:
+            yield (DIR, None, '', '', root_st, root_fd)
+        except BaseException:
+            os.close(root_fd)
+            raise
+        # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs]
+        # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
+        yield from self._loop([[root_fd, '', None, 1, 0]], root_st.st_dev, 0, self.split)
+
+    def walk_task(self, parent_fd, name, rel, depth):
+        """Walk the subtree ``name`` of the open directory ``parent_fd`` (left open), from its own DIR event on."""
+        dev = self.root_stat.st_dev
+        return self._loop([[parent_fd, rel[:len(rel) - len(name)], [name], 0, 1]], dev, depth - 1, None)
+
+    def close_kept(self):
+        """Close the fds kept open for tasks."""
+        while self.kept_fds:
+            try:
+                os.close(self.kept_fds.pop())
+            except OSError:
+                pass
+
+    def _loop(self, stack, dev, base_depth, split):
+        exclude = self.exclude
+        max_depth = self.max_depth - base_depth
+        scanned = 0
+        excluded = 0
+        ok_gid = self.ok_gid
+        ok_modes = self.ok_modes
         S_ISREG = stat.S_ISREG
         S_ISLNK = stat.S_ISLNK
         S_ISDIR = stat.S_ISDIR
-        ok_gid = self.ok_gid
-        ok_modes = self.ok_modes
+        open_ = os.open
+        fstat = os.fstat
+        scandir = os.scandir
         try:
-            yield (DIR, None, '', '', root_st, root_fd)
             while stack:
                 frame = stack[-1]
-                fd, prefix, subdirs = frame
+                subdirs = frame[2]
                 if subdirs is None:
+                    fd = frame[0]
+                    prefix = frame[1]
                     subdirs = frame[2] = []
+                    append = subdirs.append
                     try:
-                        scan = os.scandir(fd)
+                        scan = scandir(fd)
                     except OSError as exc:
                         scan = None
                         yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
                     if scan is not None:
                         with scan:
                             for entry in scan:
-                                name = entry.name
-                                rel = prefix + name
-                                if exclude is not None and exclude(rel):
-                                    self.excluded += 1
+                                if exclude is not None and exclude(prefix + entry.name):
+                                    excluded += 1
                                     continue
                                 try:
                                     if entry.is_dir(follow_symlinks=False):
-                                        subdirs.append(name)
+                                        append(entry.name)
                                         continue
                                     st = entry.stat(follow_symlinks=False)
                                 except OSError as exc:
-                                    self.scanned += 1
-                                    yield ((VANISHED if vanished_error(exc) else ERROR), fd, name, rel, None, exc)
+                                    scanned += 1
+                                    yield ((VANISHED if vanished_error(exc) else ERROR), fd, entry.name,
+                                           prefix + entry.name, None, exc)
                                     continue
-                                self.scanned += 1
+                                scanned += 1
                                 mode = st.st_mode
                                 if mode in ok_modes and st.st_gid == ok_gid:
                                     continue
+                                name = entry.name
                                 if S_ISREG(mode):
-                                    yield (FILE, fd, name, rel, st, None)
+                                    yield (FILE, fd, name, prefix + name, st, None)
                                 elif S_ISLNK(mode):
-                                    yield (LINK, fd, name, rel, st, None)
+                                    yield (LINK, fd, name, prefix + name, st, None)
                                 elif S_ISDIR(mode):
                                     # became a directory between readdir and stat
-                                    self.scanned -= 1
-                                    subdirs.append(name)
+                                    scanned -= 1
+                                    append(name)
                                 else:
-                                    yield (SPECIAL, fd, name, rel, st, None)
+                                    yield (SPECIAL, fd, name, prefix + name, st, None)
+                    frame[4] = len(subdirs)
                     subdirs.reverse()
                 if subdirs:
+                    fd = frame[0]
                     name = subdirs.pop()
-                    rel = prefix + name
-                    self.scanned += 1
-                    if len(stack) >= max_depth:
+                    rel = frame[1] + name
+                    depth = len(stack)
+                    if split is not None and split(depth + base_depth, frame[4]):
+                        self.tasks.append((fd, name, rel, depth + base_depth))
+                        if frame[3] == 1:
+                            frame[3] = 2
+                        continue
+                    scanned += 1
+                    if depth >= max_depth:
                         yield (TOO_DEEP, fd, name, rel, None, None)
                         continue
                     try:
-                        cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+                        cfd = open_(name, DIR_FLAGS, dir_fd=fd)
                     except OSError as exc:
                         if vanished_error(exc):
                             event = VANISHED
@@ -190,7 +239,7 @@ class Walker(object):
                         yield (event, fd, name, rel, None, exc)
                         continue
                     try:
-                        st = os.fstat(cfd)
+                        st = fstat(cfd)
                     except OSError as exc:
                         os.close(cfd)
                         yield (ERROR, fd, name, rel, None, exc)
@@ -199,14 +248,23 @@ class Walker(object):
                         os.close(cfd)
                         yield (OTHER_FS, fd, name, rel, st, None)
                         continue
-                    stack.append([cfd, rel + '/', None])
+                    stack.append([cfd, rel + '/', None, 1, 0])
                     yield (DIR, fd, name, rel, st, cfd)
                 else:
                     stack.pop()
-                    os.close(fd)
+                    state = frame[3]
+                    if state == 1:
+                        os.close(frame[0])
+                    elif state == 2:
+                        self.kept_fds.append(frame[0])
         finally:
+            self.scanned += scanned
+            self.excluded += excluded
             for frame in stack:
-                try:
-                    os.close(frame[0])
-                except OSError:
-                    pass
+                if frame[3] == 1:
+                    try:
+                        os.close(frame[0])
+                    except OSError:
+                        pass
+                elif frame[3] == 2:
+                    self.kept_fds.append(frame[0])

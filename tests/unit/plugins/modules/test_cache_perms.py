@@ -75,3 +75,25 @@ def test_refusals(tmp_path, tree):
     assert result['failed'] is True and 'numeric GID' in result['msg']
     result = run_module(tmp_path, path=tree, group=str(GID), acl='sometimes')
     assert result['failed'] is True
+
+
+def test_jobs(tree, tmp_path):
+    """jobs=2 forks workers inside the module run: one clean JSON result on stdout, the same counts."""
+    archive = os.path.join(tree, 'archive-v0')
+    os.mkdir(archive)
+    for i in range(6):
+        d = os.path.join(archive, 'x%d' % i)
+        os.mkdir(d)
+        fd = os.open(os.path.join(d, 'f'), os.O_CREAT | os.O_WRONLY, 0o600)
+        os.fchown(fd, 0, 0)
+        os.close(fd)
+    audit = run_module(tmp_path, path=tree, group=str(GID), repair=False, jobs=1)
+    parallel = run_module(tmp_path, path=tree, group=str(GID), repair=False, jobs=2)
+    assert parallel['findings'] == audit['findings'] and parallel['scanned'] == audit['scanned'] == 15
+    assert audit['findings']['wrong_group'] == 7
+    repaired = run_module(tmp_path, path=tree, group=str(GID), jobs=0)
+    assert repaired['fixed'] == audit['findings']
+    again = run_module(tmp_path, path=tree, group=str(GID), jobs=2)
+    assert again['changed'] is False and again['findings'] == {}
+    result = run_module(tmp_path, path=tree, group=str(GID), jobs=-1)
+    assert result['failed'] is True and 'jobs must be' in result['msg']

@@ -32,3 +32,18 @@ def base():
     path = perms_testlib.temp_base()
     yield path
     perms_testlib.cleanup(path)
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Count the engine's forks, so that a test knows the parallel walk really ran."""
+    # Imported here: the engine is importable only once conftest set up sys.path.
+    from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine
+    count = [0]
+    real = os.fork
+
+    def fork():
+        count[0] += 1
+        return real()
+    monkeypatch.setattr(engine, '_fork', fork)
+    return count

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 import contextlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 
@@ -17,6 +18,11 @@ GID = 4343          # the shared group (numeric, need not exist)
 OTHER_GID = 4344    # some other group
 MEMBER_UID = 4242   # a uid the tests declare a member of GID
 STRANGER_UID = 4545  # a uid that is not a member
+
+
+#: kernel xattr form of u::rwx,g::rwx,m::rwx,o::--- (version 2; tag, perm, id entries)
+STANDARD_DEFAULT_ACL = struct.pack('<I', 2) + b''.join(
+    struct.pack('<HHI', tag, perm, 0xFFFFFFFF) for tag, perm in ((0x01, 7), (0x04, 7), (0x10, 7), (0x20, 0)))
 
 
 def _acl_base():
@@ -79,7 +85,8 @@ def make_dir(path, mode=0o2770, gid=GID, uid=0, default_acl=True):
     os.chown(path, uid, gid)
     os.chmod(path, mode)
     if default_acl:
-        setfacl('-d', '-m', 'u::rwx,g::rwx,m::rwx,o::---', path)
+        # what `setfacl -d -m u::rwx,g::rwx,m::rwx,o::--- path` writes (without a process per directory)
+        os.setxattr(path, 'system.posix_acl_default', STANDARD_DEFAULT_ACL)
     return path
 
 

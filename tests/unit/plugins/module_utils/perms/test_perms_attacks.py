@@ -18,6 +18,8 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine
 from perms_testlib import GID, good_tree, make_dir, make_file, mode_of, snapshot
 
 RACE_ATTEMPTS = 1000
+#: each parallel repair forks a worker: fewer attempts keep the suite fast
+RACE_ATTEMPTS_PARALLEL = 500
 
 
 @pytest.fixture
@@ -34,19 +36,28 @@ def outside(base):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_symlink_to_root_file_outside(base, outside):
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_symlink_to_root_file_outside(base, outside, forks, jobs):
     good_tree(base)
     secret = os.path.join(outside, 'secret')
     os.symlink(secret, os.path.join(base, 'archive-v0', 'shadow'))
     os.symlink(outside, os.path.join(base, 'outdir'))
     os.symlink('../../' + os.path.basename(outside) + '/tool', os.path.join(base, 'archive-v0', 'rel'))
+    # the same inside the subtrees a parallel walk hands to its workers
+    for i in range(3):
+        d = make_dir(os.path.join(base, 'archive-v0', 'w%d' % i))
+        make_dir(os.path.join(d, 'pkg'))
+        os.symlink(secret, os.path.join(d, 'pkg', 'shadow'))
+        os.symlink(outside, os.path.join(d, 'outdir'))
+        os.symlink('../../../../' + os.path.basename(outside) + '/sub', os.path.join(d, 'pkg', 'rel'))
     before = snapshot(outside)
-    result = engine.run(base, GID)
-    assert result['findings'] == {'symlink_outside': 3}
+    result = engine.run(base, GID, jobs=jobs)
+    assert result['findings'] == {'symlink_outside': 12}
     assert snapshot(outside) == before
-    audit = engine.run(base, GID, repair=False)
-    assert audit['remaining'] == {'symlink_outside': 3}
+    audit = engine.run(base, GID, repair=False, jobs=jobs)
+    assert audit['remaining'] == {'symlink_outside': 12}
     assert snapshot(outside) == before
+    assert forks[0] == (2 if jobs > 1 else 0)
 
 
 def test_hardlink_to_root_file_outside(base, outside):
@@ -93,20 +104,26 @@ def test_fifo_never_opened(base):
     assert snapshot(fifo) == before
 
 
-def test_directory_and_file_swapped_during_repair(base, outside):
+@pytest.mark.parametrize('jobs,parent', [(1, ''), (2, 'archive-v0')], ids=['serial', 'jobs2'])
+def test_directory_and_file_swapped_during_repair(base, outside, forks, jobs, parent):
     """A racing thread swaps a directory (and a file) for symlinks into a root-owned directory.
 
-    Over RACE_ATTEMPTS repairs the outside directory is never modified.
+    Over RACE_ATTEMPTS repairs (RACE_ATTEMPTS_PARALLEL with jobs=2) the outside directory is never modified.  With jobs=2
+    the directory sits two levels down, so it is a subtree that the parallel walk
+    hands out: a forked worker (or the parent) enters it from the inherited fd.
     """
     good_tree(base)
-    d = make_dir(os.path.join(base, 'd'))
+    if parent:
+        for i in range(4):  # enough fan-out that the parallel walk hands out archive-v0/*
+            make_file(os.path.join(make_dir(os.path.join(base, parent, 'x%d' % i)), 'f'))
+    d = make_dir(os.path.join(base, parent, 'd'))
     names = ['f%d' % i for i in range(4)]
     for name in names:
         make_file(os.path.join(d, name), mode=0o644, gid=0)
     make_dir(os.path.join(d, 'sub'), mode=0o755, gid=0)
     make_file(os.path.join(d, 'sub', 'g'), mode=0o600, gid=0)
     before = snapshot(outside)
-    root_fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    root_fd = os.open(os.path.join(base, parent), os.O_RDONLY | os.O_DIRECTORY)
     d_fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     stop = threading.Event()
     swaps = [0]
@@ -137,8 +154,8 @@ def test_directory_and_file_swapped_during_repair(base, outside):
     thread.start()
     totals = {}
     try:
-        for _attempt in range(RACE_ATTEMPTS):
-            result = engine.run(base, GID)
+        for _attempt in range(RACE_ATTEMPTS if jobs == 1 else RACE_ATTEMPTS_PARALLEL):
+            result = engine.run(base, GID, jobs=jobs)
             for table in ('fixed', 'skipped_unsafe', 'findings'):
                 for kind, n in result[table].items():
                     key = table + ':' + kind
@@ -154,4 +171,6 @@ def test_directory_and_file_swapped_during_repair(base, outside):
     assert swaps[0] > 100
     assert totals.get('fixed:group_perms', 0) > 0
     assert totals.get('findings:symlink_outside', 0) > 0
-    sys.stdout.write('race: %d swaps, %s\n' % (swaps[0], sorted(totals.items())))
+    if jobs > 1:
+        assert forks[0] > RACE_ATTEMPTS_PARALLEL // 2  # most runs were parallel (d is not always a directory when listed)
+    sys.stdout.write('race: %d swaps, %d forks, %s\n' % (swaps[0], forks[0], sorted(totals.items())))
