@@ -19,7 +19,7 @@ IMAGES ?= 11 12 13
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench
 all: test
 
-test: lint sanity units molecule
+test: lint sanity units molecule demo
 
 host:
 	bash tests/setup-host.sh
@@ -41,6 +41,7 @@ images: host
 
 lint: venv layout
 	ansible-lint
+	antsibull-changelog lint
 
 sanity: venv
 	bash tests/sanity/run.sh
