@@ -84,13 +84,14 @@ as() { # as USER COMMAND -> prints "rc<TAB>last line of output"
   out="$(podman exec "$name" runuser -l "$1" -c "$2" 2>&1)" || rc=$?
   printf '%s\t%s\n' "$rc" "$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -1 | sed 's/^ *//; s/^cause: //')"
 }
+unexpected=0
 row() { # row USER "WHAT" COMMAND [expect-failure]
   local res rc line mark
   res="$(as "$1" "$3")"; rc="${res%%$'\t'*}"; line="${res#*$'\t'}"
   if [[ "${4:-}" == fail ]]; then
-    if [[ "$rc" != 0 ]]; then mark="denied"; else mark="ALLOWED?!"; fi
+    if [[ "$rc" != 0 ]]; then mark="denied"; else mark="ALLOWED?!"; unexpected=$((unexpected + 1)); fi
   else
-    if [[ "$rc" == 0 ]]; then mark="ok"; else mark="FAILED"; fi
+    if [[ "$rc" == 0 ]]; then mark="ok"; else mark="FAILED"; unexpected=$((unexpected + 1)); fi
   fi
   printf '%-6s %-48s %-8s %s\n' "$1" "$2" "$mark" "${line:0:80}"
 }
@@ -117,4 +118,8 @@ podman exec "$name" bash -c 'ls -ld /var/cache/uv; getfacl -p /var/cache/uv 2>/d
 echo
 echo "done in $(( $(date +%s) - start )) s; /etc/uv/uv.toml and the uv wrapper were written by uvfleet.uv.shared"
 [[ "${UVFLEET_DEMO_KEEP:-0}" == 1 ]] && echo "container $name kept (podman exec -it $name bash)"
+if (( unexpected > 0 )); then
+  echo "$unexpected row(s) above did not give the expected result" >&2
+  exit 1
+fi
 exit 0
