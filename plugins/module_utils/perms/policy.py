@@ -83,17 +83,7 @@ class Policy(object):
         kinds = []
         if perm & _SUID_SGID:
             kinds.append(SETUID_SETGID)
-        group = (perm >> 3) & 7
-        if group & required != required or group & self.group_forbidden:
-            kinds.append(GROUP_PERMS)
-        if perm & 0o005 & ~allowed_o:
-            kinds.append(OTHERS_PERMS)
-        if perm & 0o002:
-            kinds.append(WORLD_WRITABLE)
-        target = perm & ~_SUID_SGID
-        target = (target | (required << 3)) & ~(self.group_forbidden << 3)
-        target &= ~(0o007 & ~allowed_o)
-        result = (target, tuple(kinds))
+        result = self._group_and_others(perm, perm & ~_SUID_SGID, required, allowed_o, kinds)
         self._file_cache[perm] = result
         return result
 
@@ -110,6 +100,18 @@ class Policy(object):
             kinds.append(DIR_NOT_SETGID)
         if perm & stat.S_ISVTX:
             kinds.append(DIR_STICKY)
+        target = (perm | stat.S_ISGID) & ~stat.S_ISVTX
+        result = self._group_and_others(perm, target, required, allowed_o, kinds)
+        self._dir_cache[perm] = result
+        return result
+
+    def _group_and_others(self, perm, target, required, allowed_o, kinds):
+        """The group and others checks shared by files and directories.
+
+        perm: current permission bits; target: perm with the type-specific special bits
+        already fixed; required / allowed_o: group bits needed, others bits allowed.
+        Appends to kinds; returns (target permission bits, tuple of kinds).
+        """
         group = (perm >> 3) & 7
         if group & required != required or group & self.group_forbidden:
             kinds.append(GROUP_PERMS)
@@ -117,12 +119,9 @@ class Policy(object):
             kinds.append(OTHERS_PERMS)
         if perm & 0o002:
             kinds.append(WORLD_WRITABLE)
-        target = (perm | stat.S_ISGID) & ~stat.S_ISVTX
         target = (target | (required << 3)) & ~(self.group_forbidden << 3)
         target &= ~(0o007 & ~allowed_o)
-        result = (target, tuple(kinds))
-        self._dir_cache[perm] = result
-        return result
+        return target, tuple(kinds)
 
     # -- ACLs --------------------------------------------------------------
 
