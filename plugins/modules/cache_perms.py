@@ -328,8 +328,6 @@ def main():
     params = module.params
     if params['max_samples'] < 0:
         module.fail_json(msg='max_samples must be 0 or more, got %d' % params['max_samples'])
-    if params['jobs'] < 0:
-        module.fail_json(msg='jobs must be 0 (one per CPU) or more, got %d' % params['jobs'])
     if not params['path']:
         module.fail_json(msg='path is empty: give the shared tree, e.g. /var/cache/uv')
     try:

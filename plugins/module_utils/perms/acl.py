@@ -165,19 +165,14 @@ def read(target, name, follow_symlinks=True):
 
     OSError with ENOTSUP/EOPNOTSUPP propagates (see ``is_unsupported``).
     """
-    try:
-        data = os.getxattr(target, name, follow_symlinks=follow_symlinks)
-    except OSError as exc:
-        if exc.errno == errno.ENODATA:
-            return None
-        raise
-    return decode(data)
+    data = read_raw(target, name, follow_symlinks)
+    return None if data is None else decode(data)
 
 
-def read_raw(target, name):
-    """The undecoded xattr blob of one ACL of an fd (bytes), or None when there is none."""
+def read_raw(target, name, follow_symlinks=True):
+    """The undecoded xattr blob of one ACL of an fd or path (bytes), or None when there is none."""
     try:
-        return os.getxattr(target, name)
+        return os.getxattr(target, name, follow_symlinks=follow_symlinks)
     except OSError as exc:
         if exc.errno == errno.ENODATA:
             return None

@@ -667,7 +667,7 @@ def resolve_jobs(jobs):
     except (TypeError, ValueError):
         raise PermsError('jobs must be a number of processes (1 = serial) or 0/auto (one per CPU), got %r' % (jobs,))
     if jobs < 0:
-        raise PermsError('jobs must be 0 (auto) or more, got %d' % jobs)
+        raise PermsError('jobs must be 0 (one per CPU) or more, got %d' % jobs)
     if jobs == 0:
         try:
             jobs = len(os.sched_getaffinity(0))
