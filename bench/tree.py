@@ -191,13 +191,7 @@ def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
         os.mkdir(root, 0o770)
         os.chown(root, 0, gid)
         os.chmod(root, 0o2770)
-        try:
-            os.setxattr(root, DEFAULT, DEFAULT_ACL)
-            acls = True
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            acls = False
+        acls = _set_acl(root, DEFAULT, DEFAULT_ACL)
         for d in top_dirs(root)[1:]:
             os.mkdir(d, 0o770)
         for name in TOP_FILES:
@@ -304,21 +298,24 @@ def damage(root, fraction=0.01, seed=20240607, wrong_gid=None):
     return counts
 
 
+def _set_acl(path, name, blob):
+    """Set one ACL xattr; False (and nothing set) where the file system has no ACLs."""
+    try:
+        os.setxattr(path, name, blob)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        return False
+    return True
+
+
 def _reset(path, uid, gid, mode, access, default):
     os.lchown(path, uid, gid)
     if access is not None:
-        try:
-            os.setxattr(path, ACCESS, access)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
+        _set_acl(path, ACCESS, access)
     os.chmod(path, mode)
     if default is not None:
-        try:
-            os.setxattr(path, DEFAULT, default)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
+        _set_acl(path, DEFAULT, default)
 
 
 def restore(root, fraction=0.01, seed=20240607):
