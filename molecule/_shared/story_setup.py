@@ -1,4 +1,6 @@
-"""What the role set up: the group, the directories, uv.toml and the wrappers."""
+"""What the role set up: the group, the directories, uv.toml, the wrappers and the node command."""
+import json
+
 from uvfleet_story import (
     BIN_DIR, CACHE, GID, GROUP, PYTHON_DIR, REAL_UV, SHARED_DIRS, TOOL_DIR, WRAPPER, as_user, ok,
 )
@@ -81,3 +83,15 @@ def test_a_users_own_setting_beats_the_wrapper_default(host):
     assert out == "/home/bob/my-tools"
     assert ok(as_user(host, "bob", "uv python dir")).stdout.strip() == PYTHON_DIR
     assert ok(as_user(host, "bob", "uv tool dir")).stdout.strip() == TOOL_DIR
+
+
+def test_the_node_command_is_root_owned_and_audits_the_shared_directories(host):
+    for path in ("/usr/local/bin/uvfleet", "/usr/local/lib/uvfleet/lib/perms",
+                 "/usr/local/lib/uvfleet/lib/perms/command.py", "/etc/uvfleet/config.json"):
+        f = host.file(path)
+        assert f.exists and f.user == "root" and f.group == "root", path
+        assert f.mode & 0o022 == 0, "%s has mode %o" % (path, f.mode)
+    assert host.file("/usr/local/bin/uvfleet").content_string.startswith("#!/usr/bin/python3 -I\n")
+    report = json.loads(ok(host.run("uvfleet audit --compact")).stdout)
+    assert report["paths"] == SHARED_DIRS and report["scanned"] >= len(SHARED_DIRS)
+    assert "repair" in ok(as_user(host, "alice", "uvfleet --help")).stdout

@@ -35,15 +35,16 @@ def _jobs(text):
     return value
 
 
-def build_parser():
-    """The argparse parser (exposed for the docs and tests)."""
+def build_parser(paths_required=True, prog='uv-cache-perms'):
+    """The argparse parser (exposed for the docs, the node command and tests)."""
     parser = argparse.ArgumentParser(
-        prog='uv-cache-perms',
+        prog=prog,
         description='Audit (default) or repair the group permissions and ACLs of a shared uv tree, '
                     'safely as root: never follows symlinks, changes entries only through verified fds, '
                     'stays on one file system, leaves hardlinks of non-members alone.')
-    parser.add_argument('paths', nargs='+', metavar='PATH', help='root of a shared tree, e.g. /var/cache/uv')
-    parser.add_argument('-g', '--group', required=True, help='shared group: name or numeric GID')
+    parser.add_argument('paths', nargs='+' if paths_required else '*', metavar='PATH',
+                        help='root of a shared tree, e.g. /var/cache/uv')
+    parser.add_argument('-g', '--group', required=paths_required, help='shared group: name or numeric GID')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--repair', action='store_true', help='fix what is fixable and safe (default: audit only)')
     mode.add_argument('--check', action='store_true',
@@ -71,15 +72,15 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, prog='uv-cache-perms'):
     """Run the command; return the exit status."""
-    parser = build_parser()
+    parser = build_parser(prog=prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     if args.max_samples < 0:
-        sys.stderr.write('uv-cache-perms: --max-samples must be >= 0\n')
+        sys.stderr.write('%s: --max-samples must be >= 0\n' % prog)
         return 2
     try:
         result = engine.run(args.paths, args.group, repair=args.repair or args.check, dry_run=args.check,
@@ -87,7 +88,7 @@ def main(argv=None):
                             exclude=args.exclude, max_samples=args.max_samples,
                             check_file_acls=args.check_file_acls, jobs=args.jobs)
     except engine.PermsError as exc:
-        sys.stderr.write('uv-cache-perms: %s\n' % exc)
+        sys.stderr.write('%s: %s\n' % (prog, exc))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
         return 2
     if not args.diff:

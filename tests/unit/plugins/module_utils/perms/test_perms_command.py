@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: uvfleet maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The node command: ``uvfleet audit|check|repair``, defaults from the node's configuration, bin/uvfleet."""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, nodeconfig
+
+from perms_testlib import GID, good_tree, make_file, mode_of
+
+COLLECTION = os.path.abspath(os.path.join(os.path.dirname(command.__file__), '..', '..', '..'))
+SCRIPT = os.path.join(COLLECTION, 'bin', 'uvfleet')
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    """Write the node configuration as the role does (root, 0644) and point the command at it."""
+    path = tmp_path / 'config.json'
+
+    def write(data, mode=0o644):
+        path.write_text(json.dumps(data))
+        os.chmod(str(path), mode)
+        return str(path)
+
+    monkeypatch.setattr(nodeconfig, 'DEFAULT_PATH', str(path))
+    return write
+
+
+def run(capsys, *argv):
+    code = command.main(list(argv))
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if captured.out.strip().startswith('{') else captured.out), captured.err
+
+
+def test_audit_check_repair_take_the_group_and_directories_of_the_node(base, config, capsys):
+    good_tree(base)
+    f = make_file(os.path.join(base, 'f'), mode=0o600)
+    make_file(os.path.join(base, 'uv.lock'), mode=0o666)
+    config({'group': str(GID), 'managed_dirs': [base], 'exclude': ['uv.lock']})
+    code, report, _ = run(capsys, 'audit')
+    assert code == 0 and report['mode'] == 'audit' and report['findings'] == {'group_perms': 1}
+    code, report, _ = run(capsys, 'check')
+    assert report['would_fix'] == {'group_perms': 1} and mode_of(f) == 0o600
+    code, report, _ = run(capsys, 'repair', '--fail-on-findings')
+    assert code == 0 and report['fixed'] == {'group_perms': 1} and mode_of(f) == 0o660
+    assert mode_of(os.path.join(base, 'uv.lock')) == 0o666
+
+
+def test_explicit_paths_and_group_beat_the_configuration(base, tmp_path, config, capsys):
+    good_tree(base)
+    other = str(tmp_path / 'other')
+    os.mkdir(other)
+    config({'group': 'no-such-group-uvfleet', 'managed_dirs': [other]})
+    code, report, _ = run(capsys, 'audit', '-g', str(GID), base)
+    assert code == 0 and report['paths'] == [base]
+
+
+def test_without_configuration_the_engine_asks_for_group_and_path(config, capsys):
+    code, _, err = run(capsys, 'audit')
+    assert code == 2 and 'PATH' in err
+
+
+@pytest.mark.parametrize('attack', ['group_writable', 'symlink', 'not_json'])
+def test_a_configuration_root_cannot_trust_is_refused(base, tmp_path, config, capsys, attack):
+    path = config({'group': str(GID), 'managed_dirs': [base]})
+    if attack == 'group_writable':
+        os.chmod(path, 0o664)
+    elif attack == 'symlink':
+        real = str(tmp_path / 'real.json')
+        os.rename(path, real)
+        os.symlink(real, path)
+    else:
+        with open(path, 'w') as handle:
+            handle.write('{"group": ')
+    code, _, err = run(capsys, 'repair')
+    assert code == 2 and nodeconfig.DEFAULT_PATH in err
+
+
+def test_usage(capsys):
+    assert command.main([]) == 2
+    assert command.main(['--help']) == 0
+    assert 'repair' in capsys.readouterr().out
+    assert command.main(['no-such-command']) == 2
+
+
+def _env():
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    return env
+
+
+def test_bin_uvfleet_from_the_collection_and_as_installed(base, tmp_path, config):
+    good_tree(base)
+    out = subprocess.check_output([sys.executable, SCRIPT, 'audit', '-g', str(GID), '--compact', base],
+                                  env=_env(), cwd=base)
+    assert json.loads(out.decode())['findings'] == {}
+    # the layout the shared role installs: <prefix>/bin/uvfleet, <prefix>/lib/uvfleet/lib/perms/
+    prefix = tmp_path / 'usr-local'
+    (prefix / 'bin').mkdir(parents=True)
+    shutil.copy(SCRIPT, str(prefix / 'bin' / 'uvfleet'))
+    shutil.copytree(os.path.dirname(command.__file__), str(prefix / 'lib' / 'uvfleet' / 'lib' / 'perms'))
+    out = subprocess.check_output([sys.executable, '-I', str(prefix / 'bin' / 'uvfleet'), 'audit', '-g', str(GID),
+                                   base], env=_env(), cwd=base)
+    assert json.loads(out.decode())['scanned'] == 7
+
+
+def test_bin_uvfleet_never_imports_from_the_current_directory(base, tmp_path):
+    # a member plants perms/command.py in a directory root runs the command from
+    planted = tmp_path / 'planted'
+    (planted / 'perms').mkdir(parents=True)
+    (planted / 'perms' / '__init__.py').write_text('')
+    (planted / 'perms' / 'command.py').write_text('raise SystemExit("poisoned")\n')
+    prefix = tmp_path / 'usr-local'
+    (prefix / 'bin').mkdir(parents=True)
+    shutil.copy(SCRIPT, str(prefix / 'bin' / 'uvfleet'))
+    proc = subprocess.run([sys.executable, str(prefix / 'bin' / 'uvfleet'), 'audit', '-g', str(GID), base],
+                          env=_env(), cwd=str(planted), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.returncode == 2
+    assert b'poisoned' not in proc.stderr and b'cannot find its library' in proc.stderr
