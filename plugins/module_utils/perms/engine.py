@@ -656,9 +656,9 @@ class _Run(object):
                 walker_iter = iter(walker)
             except OSError as exc:
                 raise RefusedRoot('cannot open %s: %s' % (root, exc.strerror))
-            roots = [(root, root_fd, walker.root_stat.st_dev, walker.root_mnt)]
+            roots = [(root, root_fd, walker.root_stat.st_dev, walker.root_mnt, walker.mount_rels)]
             for path, fd, st, mnt in self.link_roots:
-                roots.append((path, fd, st.st_dev, mnt))
+                roots.append((path, fd, st.st_dev, mnt, None))
             self.resolver = L.Resolver(roots)
             try:
                 try:
@@ -908,7 +908,7 @@ def parse_acl_allow(principals):
     return frozenset(uids), frozenset(gids)
 
 
-def _open_link_roots(paths, walked):
+def _open_link_roots(paths):
     """Open the other trees links may point into: [(path, fd, st, mount ID)]; missing ones are skipped."""
     out = []
     notes = []
@@ -918,7 +918,7 @@ def _open_link_roots(paths, walked):
         except RefusedRoot as exc:
             notes.append('link root not used: %s' % exc)
             continue
-        if norm in walked or any(o[0] == norm for o in out):
+        if any(o[0] == norm for o in out):
             os.close(fd)
             continue
         info = M.probe(fd, '')
@@ -1085,7 +1085,7 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
         member = is_member
         policy = Policy(gid, others=others, group_access=group_access, acl=acl,
                         user_allowed=lambda uid: uid in allow_users or member(uid), groups_allowed=allow_groups)
-        links, notes = _open_link_roots(link_roots, set(o[0] for o in opened))
+        links, notes = _open_link_roots(link_roots)
         report = R.Report(max_samples=max_samples, max_diff=max_diff)
         report.notes.extend(notes)
         runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))

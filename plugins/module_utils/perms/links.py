@@ -55,19 +55,22 @@ def _show(components, rest=()):
 
 
 class Resolver(object):
-    """Resolve links of one walked root; ``roots``: list of (absolute path, fd, st_dev, mount ID or None).
+    """Resolve links of one walked root.
 
-    The first root is the walked one.  The fds are not owned (the caller closes them).
+    ``roots``: list of (absolute path, fd, st_dev, mount ID or None, mount points below it
+    from the mount table or None); the first root is the walked one.  Mount IDs come from
+    statx; where there is none, the mount points read at the start stand in.  The fds are
+    not owned (the caller closes them).
     """
 
     def __init__(self, roots):
         self.roots = {}
         self.ancestors = set()
-        for path, fd, dev, mnt in roots:
+        for path, fd, dev, mnt, below in roots:
             comps = tuple(_parts(path))
             if comps in self.roots:
                 continue
-            self.roots[comps] = (fd, dev, mnt)
+            self.roots[comps] = (fd, dev, mnt, below or frozenset())
             for i in range(len(comps)):
                 self.ancestors.add(comps[:i])
 
@@ -86,7 +89,7 @@ class _State(object):
     def __init__(self, resolver, root, parent_fd, rel):
         self.r = resolver
         self.root = tuple(_parts(root))
-        fd, self.dev, self.mnt = resolver.roots[self.root]
+        fd, self.dev, self.mnt, self.below = resolver.roots[self.root]
         dirs = _parts(rel)[:-1]
         self.pos = list(self.root) + dirs
         self.base = len(self.root)
@@ -129,7 +132,7 @@ class _State(object):
         return fd
 
     def _enter_root(self, comps):
-        fd, self.dev, self.mnt = self.r.roots[comps]
+        fd, self.dev, self.mnt, self.below = self.r.roots[comps]
         self.root = comps
         self.base = len(comps)
         self._drop_fds(0)
@@ -214,6 +217,9 @@ class _State(object):
         if info is None:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             mode, dev = st.st_mode, st.st_dev
+            if self.below and stat.S_ISDIR(mode) and '/'.join(self.pos[self.base:] + [name]) in self.below:
+                return 'mount', 'mount point in the mount table'
+
         else:
             mode, dev = info.mode, info.dev
             if stat.S_ISDIR(mode):
