@@ -176,8 +176,8 @@ notes:
     V(default_acl_missing), V(default_acl_wrong). Reported, never changed: V(symlink_outside), V(special_file), V(too_deep),
     V(error). Skipped as unsafe: V(hardlink_foreign), V(swapped). Informational: V(symlink_dangling),
     V(other_filesystem), V(vanished). See C(docs/cache_perms.md) in the collection."
-  - Where ACLs are used, the access ACL of every regular file is read (one C(lgetxattr) per file): a named
-    entry for an outsider does not show in the mode bits.
+  - Where ACLs are used, the access ACL of every regular file is read (one C(lgetxattr) per file), because a
+    named entry for an outsider does not show in the mode bits.
   - The group of a symlink itself is not checked or changed (it grants nothing on Linux, and changing it
     by name would reopen the race this module avoids).
   - uid 0 never counts as a member of the group for the hardlink rule.

@@ -209,20 +209,12 @@ def _root_component_check(norm):
     def check(parent_path, parent_st, name, st):
         if parent_st is None:
             return
-        if parent_path + ('' if parent_path.endswith('/') else '/') + name == norm:
-            where = norm
-        else:
-            where = None
         if parent_st.st_mode & stat.S_ISVTX and parent_st.st_uid == 0:
             # sticky: only the owner of an entry (and root) can rename or remove it
-            if st.st_uid != 0 and where is None:
-                raise RefusedRoot('refusing %s: its ancestor %s/%s is owned by uid %d in the sticky directory %s, so '
-                                  'that user could swap it for another directory; %s'
+            if st.st_uid != 0:
+                raise RefusedRoot('refusing %s: %s/%s is owned by uid %d in the sticky directory %s, so that user could '
+                                  'swap it for another directory; make root its owner first, or %s'
                                   % (norm, parent_path.rstrip('/'), name, st.st_uid, parent_path, _ALLOWED_HINT))
-            if st.st_uid != 0 and where is not None:
-                raise RefusedRoot('refusing %s: it is owned by uid %d in the sticky directory %s, so that user could '
-                                  'swap it for another directory while we work; make root its owner first'
-                                  % (norm, st.st_uid, parent_path))
         elif _writable_by_others(parent_st):
             raise RefusedRoot('refusing %s: its ancestor %s (owner uid %d, mode %04o) can be changed by users other than '
                               'root, who could swap a directory on the way for another one; use a root whose '

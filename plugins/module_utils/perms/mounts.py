@@ -132,6 +132,9 @@ def probe(dir_fd, name):
     return func(dir_fd, name)
 
 
+_OCTAL = frozenset('01234567')
+
+
 def _unescape(field):
     """Undo mountinfo's octal escapes (\\040 for a space, ...)."""
     if '\\' not in field:
@@ -139,7 +142,8 @@ def _unescape(field):
     out = []
     i = 0
     while i < len(field):
-        if field[i] == '\\' and len(field[i + 1:i + 4]) == 3 and field[i + 1:i + 4].isdigit():
+        code = field[i + 1:i + 4]
+        if field[i] == '\\' and len(code) == 3 and set(code) <= _OCTAL:
             out.append(chr(int(field[i + 1:i + 4], 8)))
             i += 4
         else:

@@ -11,6 +11,7 @@ that the splitter hands them out), and every test runs serially and with jobs=2.
 from __future__ import absolute_import, division, print_function
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -51,6 +52,16 @@ def places(base):
 
 def forked(forks, jobs):
     return forks[0] >= 1 if jobs > 1 else forks[0] == 0
+
+
+def findings_of_a_child_run(base, jobs, **kwargs):
+    """engine.run in a child process with a timeout: a run that hangs (an automount triggered) fails the test."""
+    code = ('import json, sys; sys.path[:0] = %r; from perms_testlib import MEMBER_UID;'
+            'from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine;'
+            'print(json.dumps(engine.run(%r, %d, jobs=%d, is_member={MEMBER_UID}, **%r)["findings"]))'
+            % (sys.path, base, GID, jobs, kwargs))
+    proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, timeout=60, check=True)
+    return json.loads(proc.stdout.decode())
 
 
 def samples_of(result, kind):
@@ -210,13 +221,8 @@ def test_link_resolution_never_looks_outside_the_tree(base, outside, forks, jobs
     with autofs_trigger(os.path.join(outside, 'auto')):
         for d in places(base):
             os.symlink(os.path.join(outside, 'auto', 'server', 'share'), os.path.join(d, 'nfs'))
-        code = ('import json, sys; sys.path[:0] = %r; from perms_testlib import MEMBER_UID;'
-                'from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine;'
-                'r = engine.run(%r, %d, repair=False, jobs=%d, is_member={MEMBER_UID});'
-                'print(json.dumps(r["findings"]))' % (sys.path, base, GID, jobs))
-        proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, timeout=60)
-    assert proc.returncode == 0
-    assert '"symlink_outside": %d' % (1 + WORKER_SUBTREES) in proc.stdout.decode()
+        findings = findings_of_a_child_run(base, jobs, repair=False)
+    assert findings['symlink_outside'] == 1 + WORKER_SUBTREES
 
 
 def test_resolver_bounds():
@@ -462,14 +468,8 @@ def test_an_automount_point_in_the_tree_is_never_triggered(base, forks, jobs):
     ds = places(base)
     with autofs_trigger(os.path.join(ds[0], 'auto')), autofs_trigger(os.path.join(ds[2], 'pkg', 'auto')):
         os.symlink('auto/x', os.path.join(ds[0], 'into-auto'))
-        code = ('import json, sys; sys.path[:0] = %r; from perms_testlib import MEMBER_UID;'
-                'from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine;'
-                'r = engine.run(%r, %d, jobs=%d, is_member={MEMBER_UID});'
-                'print(json.dumps(r["findings"]))' % (sys.path, base, GID, jobs))
-        proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, timeout=60)
-    assert proc.returncode == 0
-    out = proc.stdout.decode()
-    assert '"other_filesystem": 2' in out and '"symlink_outside": 1' in out
+        findings = findings_of_a_child_run(base, jobs)
+    assert findings['other_filesystem'] == 2 and findings['symlink_outside'] == 1
 
 
 @JOBS
