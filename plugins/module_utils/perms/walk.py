@@ -65,6 +65,13 @@ S_ISDIR_ = stat.S_ISDIR
 DEFAULT_MAX_DEPTH = 256
 
 
+def _partial_stat(info):
+    """A stat_result for an entry that was probed and not opened (mode, ino, dev from statx; the rest 0)."""
+    if info is None:
+        return os.stat_result((stat.S_IFDIR, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    return os.stat_result((info.mode, info.ino, info.dev, 0, 0, 0, 0, 0, 0, 0))
+
+
 def open_path(path, check=None):
     """Open a directory by absolute path, component by component from ``/``, never following a symlink.
 
@@ -134,6 +141,11 @@ class Walker(object):
     * ``FILE``/``LINK``/``SPECIAL``: ``st`` is the lstat (fstatat no-follow) of the entry.
     * ``VANISHED``/``SWAPPED``/``OTHER_FS``/``TOO_DEEP``/``ERROR``: the entry is
       skipped; ``st`` may be None; the last field holds the exception, if any.
+      ``OTHER_FS``: ``st`` is the fstat, or (a mount recognised before opening it) a
+      partial stat (mode, ino, dev from statx, the rest 0); the last field says why.
+    * ``EXCLUDED`` (``exclude_mode = 'mark'`` only): ``(EXCLUDED, parent_fd, name, rel,
+      st, (FILE|LINK|SPECIAL|DIR, fd or None))``; an excluded directory is entered like
+      any other, and everything below it is EXCLUDED too.
 
     Counters: ``scanned`` (entries stat'ed, the root included), ``excluded``
     (both up to date once the iteration has ended or been closed).
@@ -356,7 +368,7 @@ class Walker(object):
                         yield ((VANISHED if vanished_error(exc) else ERROR), fd, name, rel, None, exc)
                         continue
                     if reason is not None:
-                        yield (OTHER_FS, fd, name, rel, None, reason)
+                        yield (OTHER_FS, fd, name, rel, _partial_stat(info), reason)
                         continue
                     try:
                         cfd = open_(name, DIR_FLAGS, dir_fd=fd)
