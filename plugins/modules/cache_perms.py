@@ -16,19 +16,28 @@ description:
     every entry with the policy the C(uvfleet.uv.shared) role sets up, reports what differs, counted
     by kind of finding, and in repair mode fixes it.
   - "Default policy: every entry belongs to O(group); directories are setgid, group C(rwx), others
-    nothing, no sticky bit, with a default ACL C(user::rwx,group::rwx,mask::rwx,other::---) (named
-    ACL entries are kept); regular files are group C(rw) plus C(x) where the owner has C(x), others
-    nothing, no setuid/setgid, and an access ACL mask that does not cut the group's rights; nothing
-    is ever world-writable."
-  - "Safe as root in a directory other users can write: it never follows a symlink; it enters
-    directories only through fds opened with C(O_DIRECTORY|O_NOFOLLOW) relative to their parent;
-    it changes an entry only through an fd opened with C(O_NOFOLLOW) and checked against the
-    (device, inode) it scanned (C(fchown), C(fchmod), C(fsetxattr)), never by path; it stays on the
-    file system of each O(path); hardlinked files whose owner is not a member of O(group) are left
-    alone; fifos, sockets and devices are reported and never opened; symlinks are never changed."
-  - Refuses V(/), system directories such as C(/etc), C(/usr), C(/var), C(/home), C(/opt) or C(/tmp)
-    themselves (their subdirectories such as C(/var/cache/uv) or C(/opt/uv) are fine), and a
-    O(path) that is itself a symlink.
+    nothing, no sticky bit, with a default ACL C(user::rwx,group::rwx,mask::rwx,other::---); regular
+    files are group C(rw) plus C(x) where the owner has C(x), others nothing, no setuid/setgid, and an
+    access ACL mask that does not cut the group's rights; nothing is ever world-writable; named ACL
+    entries (access and default ACLs, live or dormant under the mask) only for members of O(group),
+    O(group) itself and O(acl_allow): any other is V(acl_named) and a repair removes it before it
+    raises any mask."
+  - "Safe as root in a directory other users can write: it never follows a symlink; it opens each
+    O(path) component by component from C(/) with C(O_NOFOLLOW) and walks the directory it checked;
+    it enters directories only through fds opened with C(O_DIRECTORY|O_NOFOLLOW) relative to their
+    parent; it changes an entry only through an fd opened with C(O_NOFOLLOW) and checked against the
+    (device, inode) it scanned (C(fchown), C(fchmod), C(fsetxattr)), never by path; it decides where a
+    symlink leads hop by hop from those fds (at most 40 hops), never by resolving a path; it stays on
+    the file system and mount of each O(path) (another device, a bind mount, an automount point that
+    it never triggers); hardlinked files whose owner is not a member of O(group) are left alone;
+    fifos, sockets and devices are reported and never opened; symlinks are never changed."
+  - Refuses V(/), system directories such as C(/home), C(/opt), C(/srv), C(/var) or C(/tmp) themselves
+    (their subdirectories such as C(/var/cache/uv) or C(/opt/uv) are fine), whole system trees
+    (C(/etc), C(/usr), C(/boot), C(/proc), C(/sys), C(/dev), C(/run), C(/root), C(/bin), C(/sbin),
+    C(/lib*), C(/var/lib/dpkg), C(/var/log), ... with everything below them), a O(path) with a symlink
+    in it, and a O(path) whose ancestors users other than root can change (only root-owned, not group-
+    or world-writable directories, or a root-owned sticky directory such as C(/tmp) with a root-owned
+    next component).
   - Entries that vanish during the walk (uv running at the same time) are skipped and counted, not errors.
   - ACLs are read and written as C(system.posix_acl_*) extended attributes, without a process per
     file. On file systems without POSIX ACLs only mode bits are checked (see O(acl)).
@@ -60,7 +69,10 @@ options:
     required: true
   group:
     description:
-      - The shared group, as a name or a numeric GID. A name must exist on the host.
+      - The shared group, as a name or a numeric GID; it must exist on the host, or the module fails before
+        changing anything.
+      - A GID is ASCII digits only, at most 4294967294. A name wins over a number; digits that are the name
+        of one group and the GID of another are refused as ambiguous.
     type: str
     required: true
   repair:
@@ -95,10 +107,36 @@ options:
   exclude:
     description:
       - Glob patterns (Python C(fnmatch)) matched against each entry's path relative to its O(path), for
-        example V(sdists-v*/.git) or V(archive-v0/tmp*). C(*) also matches C(/). Excluded directories are
-        not entered.
+        example V(sdists-v*/.git) or V(archive-v0/tmp*). C(*) also matches C(/). A matching entry, and
+        everything below a matching directory, is left alone (counted in RV(excluded)).
+      - An exclusion never hides what is dangerous; such an entry is checked and repaired as if it were not
+        excluded - a setuid/setgid file, a world-writable directory, a fifo, socket or device, a named ACL
+        entry for an outsider, a symlink that leaves the tree. Excluded directories are walked for that.
     type: list
     elements: str
+    default: []
+  exclude_locks:
+    description:
+      - Glob patterns for uv's lock files, for example V(*.lock). A matching path is left alone only when it
+        is a regular file of mode C(0666), the mode uv gives its locks; a matching directory, a setuid file
+        or a file of any other mode is checked like any other entry.
+    type: list
+    elements: str
+    default: []
+  acl_allow:
+    description:
+      - Principals that named ACL entries may name besides the members of O(group) and O(group) itself, as
+        V(user:NAME), V(user:UID), V(group:NAME) or V(group:GID). Names must exist on the host.
+    type: list
+    elements: str
+    default: []
+  link_roots:
+    description:
+      - Other managed trees a symlink may point into without being a V(symlink_outside) finding, for
+        example the shared Python and tool directories for a tool bin dir. The links are still resolved hop
+        by hop inside those trees; a link that goes on from there to anywhere else stays a finding.
+    type: list
+    elements: path
     default: []
   max_samples:
     description:
@@ -134,14 +172,12 @@ options:
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
-    V(others_perms), V(world_writable), V(setuid_setgid), V(acl_mask), V(acl_group), V(default_acl_missing),
-    V(default_acl_wrong). Reported, never changed: V(symlink_outside), V(special_file), V(too_deep),
+    V(others_perms), V(world_writable), V(setuid_setgid), V(acl_mask), V(acl_group), V(acl_named),
+    V(default_acl_missing), V(default_acl_wrong). Reported, never changed: V(symlink_outside), V(special_file), V(too_deep),
     V(error). Skipped as unsafe: V(hardlink_foreign), V(swapped). Informational: V(symlink_dangling),
     V(other_filesystem), V(vanished). See C(docs/cache_perms.md) in the collection."
-  - The access ACL of regular files is read only when their mode bits show a group problem, so an
-    C(acl_group) finding (the owning group's own ACL entry cut while the mask looks right) is found on
-    directories always but on files only together with a mode problem. C(uv-cache-perms --check-file-acls)
-    reads every file's ACL, at about twice the cost.
+  - Where ACLs are used, the access ACL of every regular file is read (one C(lgetxattr) per file), because a
+    named entry for an outsider does not show in the mode bits.
   - The group of a symlink itself is not checked or changed (it grants nothing on Linux, and changing it
     by name would reopen the race this module avoids).
   - uid 0 never counts as a member of the group for the hardlink rule.
@@ -275,7 +311,7 @@ entries_changed:
   type: int
   sample: 52
 excluded:
-  description: Number of entries skipped by O(exclude) (an excluded directory counts once).
+  description: Number of entries left alone by O(exclude) and O(exclude_locks) (each entry below an excluded directory counts).
   returned: success
   type: int
   sample: 0
@@ -319,6 +355,9 @@ def main():
             group_access=dict(type='str', choices=list(GROUP_ACCESS_CHOICES), default='write'),
             acl=dict(type='str', choices=list(ACL_CHOICES), default='auto'),
             exclude=dict(type='list', elements='str', default=[]),
+            exclude_locks=dict(type='list', elements='str', default=[]),
+            acl_allow=dict(type='list', elements='str', default=[]),
+            link_roots=dict(type='list', elements='path', default=[]),
             max_samples=dict(type='int', default=20),
             fail_on_findings=dict(type='bool', default=False),
             jobs=dict(type='int', default=1),
@@ -333,7 +372,9 @@ def main():
     try:
         result = run(params['path'], params['group'], repair=params['repair'], dry_run=module.check_mode,
                      others=params['others'], group_access=params['group_access'], acl=params['acl'],
-                     exclude=params['exclude'], max_samples=params['max_samples'], jobs=params['jobs'])
+                     exclude=params['exclude'], max_samples=params['max_samples'], jobs=params['jobs'],
+                     exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'],
+                     link_roots=params['link_roots'])
     except PermsError as exc:
         module.fail_json(msg=str(exc))
 

@@ -56,12 +56,23 @@ def build_parser(paths_required=True, prog='uv-cache-perms'):
     parser.add_argument('--acl', choices=ACL_CHOICES, default='auto',
                         help='auto (default: use ACLs where the file system has them), required, off (mode bits only)')
     parser.add_argument('--exclude', action='append', default=[], metavar='GLOB',
-                        help='skip paths (relative to the root) matching this fnmatch glob; excluded directories '
-                             'are not entered; repeatable')
+                        help='leave alone paths (relative to the root) matching this fnmatch glob, and everything '
+                             'below an excluded directory, except what an exclusion never hides (setuid/setgid, '
+                             'world-writable directories, special files, named ACL entries of outsiders, links '
+                             'leaving the tree); repeatable')
+    parser.add_argument('--exclude-lock', action='append', default=[], metavar='GLOB', dest='exclude_locks',
+                        help="uv's lock files: a path matching this glob is left alone only when it is a regular "
+                             'file of mode 0666 (what uv makes), e.g. "*.lock"; repeatable')
+    parser.add_argument('--acl-allow', action='append', default=[], metavar='PRINCIPAL', dest='acl_allow',
+                        help='allow named ACL entries for this principal besides members of the group: user:NAME, '
+                             'user:UID, group:NAME or group:GID; repeatable')
+    parser.add_argument('--link-root', action='append', default=[], metavar='PATH', dest='link_roots',
+                        help='another managed tree symlinks may point into without being symlink_outside (links '
+                             'between the managed roots); repeatable')
     parser.add_argument('--max-samples', type=int, default=20, metavar='N', help='samples in the report (default 20)')
     parser.add_argument('--check-file-acls', action='store_true',
-                        help='also read the access ACL of every regular file (finds acl_group on files whose '
-                             'mode bits look right; about 2x slower)')
+                        help='kept for compatibility: the access ACL of every regular file is now always read where '
+                             'ACLs are used (named entries do not show in the mode bits)')
     parser.add_argument('--fail-on-findings', action='store_true',
                         help='exit 1 when counted findings remain after the run')
     parser.add_argument('-j', '--jobs', type=_jobs, default=1, metavar='N',
@@ -86,7 +97,8 @@ def main(argv=None, prog='uv-cache-perms'):
         result = engine.run(args.paths, args.group, repair=args.repair or args.check, dry_run=args.check,
                             others=args.others, group_access=args.group_access, acl=args.acl,
                             exclude=args.exclude, max_samples=args.max_samples,
-                            check_file_acls=args.check_file_acls, jobs=args.jobs)
+                            check_file_acls=args.check_file_acls, jobs=args.jobs, acl_allow=args.acl_allow,
+                            exclude_locks=args.exclude_locks, link_roots=args.link_roots)
     except engine.PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, exc))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')

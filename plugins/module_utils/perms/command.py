@@ -66,7 +66,10 @@ def engine_argv(mode, argv, config):
     if parsed.group is None and config.get('group'):
         argv = ['--group', config['group']] + argv
     if not parsed.paths and config.get('managed_dirs'):
+        # the role's policy: its exclusions, uv's lock files, links between the managed dirs
         argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))
+        argv.extend('--exclude-lock=' + pattern for pattern in config.get('exclude_locks', []))
+        argv.extend('--link-root=' + path for path in config['managed_dirs'])
         argv.append('--')
         argv.extend(config['managed_dirs'])
     return argv

@@ -35,6 +35,8 @@ import time
 import traceback
 
 from . import acl as aclmod
+from . import links as L
+from . import mounts as M
 from . import report as R
 from . import walk as W
 from .policy import Policy, mode_text
@@ -47,8 +49,17 @@ SYSTEM_DIRS = frozenset((
     '/usr/local/lib', '/usr/local/sbin', '/usr/sbin', '/usr/share', '/var', '/var/cache', '/var/lib',
     '/var/log', '/var/spool', '/var/tmp',
 ))
-#: Roots refused with everything below them (pseudo file systems).
-SYSTEM_PREFIXES = ('/proc/', '/sys/', '/dev/')
+#: System trees: refused with everything below them (a repair would hand them to the group).
+SYSTEM_TREES = (
+    '/bin', '/boot', '/dev', '/efi', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/root', '/run',
+    '/sbin', '/snap', '/sys', '/usr', '/var/backups', '/var/lib/apt', '/var/lib/dpkg', '/var/lib/polkit-1',
+    '/var/lib/private', '/var/lib/rpm', '/var/lib/sudo', '/var/lib/systemd', '/var/lib/ucf', '/var/log',
+    '/var/mail', '/var/run', '/var/spool',
+)
+#: Roots refused with everything below them (kept for callers of earlier versions).
+SYSTEM_PREFIXES = tuple(t + '/' for t in SYSTEM_TREES)
+_ALLOWED_HINT = ('pass the shared tree itself, in a directory of its own outside the system trees, e.g. '
+                 '/var/cache/uv, /opt/uv/python, /srv/uv/cache')
 
 _PROC_FD = os.path.isdir('/proc/self/fd')
 
@@ -77,20 +88,67 @@ class AclUnsupported(PermsError):
     """acl=required on a file system without POSIX ACLs."""
 
 
-def resolve_group(group):
-    """(gid, name or None) for a group name or numeric GID."""
-    text = str(group).strip()
-    if text.isdigit():
-        gid = int(text)
-        try:
-            return gid, grp.getgrgid(gid).gr_name
-        except KeyError:
-            return gid, None
+#: the largest GID: 2**32 - 1 is (gid_t)-1, which chown/fchown take as "leave the group unchanged"
+MAX_GID = 0xFFFFFFFE
+_ASCII_DIGITS = frozenset('0123456789')
+
+
+def _getgrnam(name):
     try:
-        return grp.getgrnam(text).gr_gid, text
-    except KeyError:
-        raise UnknownGroup('group %r does not exist on this host; create it first (the uvfleet.uv.shared role does) '
-                           'or pass a numeric GID' % text)
+        return grp.getgrnam(name)
+    except (KeyError, ValueError, UnicodeError):
+        return None
+
+
+def _getgrgid(gid):
+    try:
+        return grp.getgrgid(gid)
+    except (KeyError, OverflowError, ValueError):
+        return None
+
+
+def resolve_group(group):
+    """(gid, name) for a group name or numeric GID that exists on this host; UnknownGroup otherwise.
+
+    A GID is ASCII digits only (no sign, no other Unicode digits), at most 4294967294
+    (4294967295 is -1 to fchown).  A name wins over a number: a group whose name is
+    all digits is that group, unless the same digits are also the GID of *another*
+    group, which is refused as ambiguous.  Nothing is changed before this resolves.
+    """
+    if isinstance(group, bool) or group is None:
+        raise UnknownGroup('group must be a group name or a numeric GID, got %r' % (group,))
+    if isinstance(group, int):
+        text = str(group)
+    else:
+        text = str(group).strip()
+    if not text:
+        raise UnknownGroup('group is empty: pass the shared group by name (e.g. uvshared) or numeric GID')
+    numeric = set(text) <= _ASCII_DIGITS
+    by_name = _getgrnam(text) if not isinstance(group, int) else None
+    by_gid = None
+    if numeric:
+        gid = int(text)
+        if gid > MAX_GID and by_name is None:
+            raise UnknownGroup('GID %s is out of range (0 to %d; %d means "no change" to chown): pass an existing '
+                               'group name or GID' % (text, MAX_GID, MAX_GID + 1))
+        if gid <= MAX_GID:
+            by_gid = _getgrgid(gid)
+    if by_name is not None:
+        if by_gid is not None and by_gid.gr_gid != by_name.gr_gid:
+            raise UnknownGroup('group %r is ambiguous: it is the name of group GID %d and the GID of group %r; '
+                               'pass the name of the group you mean (%r or %r)'
+                               % (text, by_name.gr_gid, by_gid.gr_name, by_gid.gr_name, text))
+        return by_name.gr_gid, by_name.gr_name
+    if numeric:
+        if by_gid is None:
+            raise UnknownGroup('GID %s does not exist on this host: create the group first (the uvfleet.uv.shared role '
+                               'does) or pass the name of an existing group' % text)
+        return by_gid.gr_gid, by_gid.gr_name
+    if any(ch.isdigit() for ch in text) and all(ch.isdigit() for ch in text):
+        raise UnknownGroup('group %r is not a GID: a GID is ASCII digits 0-9 only; pass the group name or an ASCII GID'
+                           % text)
+    raise UnknownGroup('group %r does not exist on this host; create it first (the uvfleet.uv.shared role does) '
+                       'or pass the numeric GID of an existing group' % text)
 
 
 class Membership(object):
@@ -125,28 +183,88 @@ class Membership(object):
         return member
 
 
-def check_root(path):
-    """Normalise a root path and refuse what must not be walked; return the normalised path."""
+def _normalise_root(path):
+    """Normalise a root path and refuse system directories and trees by name; return the normalised path."""
     if not path or not str(path).strip():
         raise RefusedRoot('empty path: pass the shared tree, e.g. /var/cache/uv')
     norm = os.path.normpath(os.path.abspath(str(path)))
     if norm.startswith('//'):
         norm = '/' + norm.lstrip('/')
-    hint = 'pass the shared tree itself, e.g. /var/cache/uv or /opt/uv'
-    if norm in SYSTEM_DIRS or norm.startswith(SYSTEM_PREFIXES):
-        raise RefusedRoot('refusing to work on system directory %s: %s' % (norm, hint))
-    real = os.path.realpath(norm)
-    if real in SYSTEM_DIRS or real.startswith(SYSTEM_PREFIXES):
-        raise RefusedRoot('refusing to work on %s: it resolves to system directory %s; %s' % (norm, real, hint))
+    if norm in SYSTEM_DIRS:
+        raise RefusedRoot('refusing to work on system directory %s: %s' % (norm, _ALLOWED_HINT))
+    for tree in SYSTEM_TREES:
+        if norm.startswith(tree + '/'):
+            raise RefusedRoot('refusing to work on %s: it is inside the system directory %s, which is refused with '
+                              'everything below it; %s' % (norm, tree, _ALLOWED_HINT))
+    return norm
+
+
+def _writable_by_others(st):
+    """Can someone other than root change entries of this directory (owner, group or others with w)?"""
+    return st.st_uid != 0 or st.st_mode & 0o022
+
+
+def _root_component_check(norm):
+    """The check open_path runs on each component of a root path (see ``open_root``)."""
+    def check(parent_path, parent_st, name, st):
+        if parent_st is None:
+            return
+        if parent_st.st_mode & stat.S_ISVTX and parent_st.st_uid == 0:
+            # sticky: only the owner of an entry (and root) can rename or remove it
+            if st.st_uid != 0:
+                raise RefusedRoot('refusing %s: %s/%s is owned by uid %d in the sticky directory %s, so that user could '
+                                  'swap it for another directory; make root its owner first, or %s'
+                                  % (norm, parent_path.rstrip('/'), name, st.st_uid, parent_path, _ALLOWED_HINT))
+        elif _writable_by_others(parent_st):
+            raise RefusedRoot('refusing %s: its ancestor %s (owner uid %d, mode %04o) can be changed by users other than '
+                              'root, who could swap a directory on the way for another one; use a root whose '
+                              'ancestors are owned by root and not group- or world-writable (%s)'
+                              % (norm, parent_path, parent_st.st_uid, parent_st.st_mode & 0o7777, _ALLOWED_HINT))
+    return check
+
+
+def open_root(path):
+    """Refuse or open one root: (normalised path, fd, st).
+
+    The path is refused by name when it is a system directory or inside a system tree;
+    then opened component by component from ``/`` with O_NOFOLLOW (a symlink anywhere
+    in it is refused, never followed).  Each ancestor must be owned by root and not
+    group- or world-writable, or be a root-owned sticky directory (``/tmp``) whose
+    next component is owned by root: nobody but root can then swap a component.  The
+    fd returned is the one that is walked: its (st_dev, st_ino) is what was checked.
+    """
+    norm = _normalise_root(path)
     try:
-        st = os.lstat(norm)
+        fd, st = W.open_path(norm, _root_component_check(norm))
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            link = _first_symlink(norm)
+            if link is not None:
+                raise RefusedRoot('refusing %s: %s is a symlink; a path through a symlink could be swapped while we '
+                                  'work. Pass the real directory instead, after checking it is the tree you mean'
+                                  % (norm, link))
+            raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
         raise RefusedRoot('cannot use %s: %s; pass an existing directory' % (norm, exc.strerror))
-    if stat.S_ISLNK(st.st_mode):
-        raise RefusedRoot('refusing %s: it is a symlink (to %s); a root that is a symlink could be swapped while we work. '
-                          'Pass the real directory instead, after checking it is the tree you mean' % (norm, real))
-    if not stat.S_ISDIR(st.st_mode):
-        raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
+    return norm, fd, st
+
+
+def _first_symlink(norm):
+    """The first component of norm that is a symlink (for the message only; lstat, never followed)."""
+    current = ''
+    for name in [c for c in norm.split('/') if c]:
+        current += '/' + name
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return current
+        except OSError:
+            return None
+    return None
+
+
+def check_root(path):
+    """Normalise a root path and refuse what must not be walked; return the normalised path (see ``open_root``)."""
+    norm, fd, _st = open_root(path)
+    os.close(fd)
     return norm
 
 
@@ -188,6 +306,14 @@ class _Run(object):
         self.jobs = 1
         #: in a forked worker: the pid of the run's process (None there)
         self.parent_pid = None
+        #: the pinned fd of the root being walked, the symlink resolver for it, the
+        #: other trees links may point into ((path, fd, st) each), the lock-file matcher
+        self.root_fd = None
+        self.resolver = None
+        self.link_roots = []
+        self.lock_match = None
+        #: (st_mode, raw access ACL) of regular files found compliant (st_gid == gid)
+        self.ok_files = set()
 
     # -- helpers -----------------------------------------------------------
 
@@ -196,13 +322,18 @@ class _Run(object):
 
     def read_file_acl(self, parent_fd, name, fd=None):
         """Access ACL of a non-directory without following a symlink."""
+        data = self.read_file_acl_raw(parent_fd, name, fd)
+        return None if data is None else aclmod.decode(data)
+
+    def read_file_acl_raw(self, parent_fd, name, fd=None):
+        """Undecoded access ACL of a non-directory without following a symlink (one lgetxattr)."""
         if fd is not None:
-            return aclmod.read(fd, aclmod.ACCESS)
+            return aclmod.read_raw(fd, aclmod.ACCESS)
         if _PROC_FD:
-            return aclmod.read('/proc/self/fd/%d/%s' % (parent_fd, name), aclmod.ACCESS, follow_symlinks=False)
+            return aclmod.read_raw('/proc/self/fd/%d/%s' % (parent_fd, name), aclmod.ACCESS, follow_symlinks=False)
         tmp = os.open(name, W.FILE_FLAGS, dir_fd=parent_fd)
         try:
-            return aclmod.read(tmp, aclmod.ACCESS)
+            return aclmod.read_raw(tmp, aclmod.ACCESS)
         finally:
             os.close(tmp)
 
@@ -246,11 +377,22 @@ class _Run(object):
             if dkind:
                 kinds.append(dkind)
                 default_expected = dexp
+        if policy.foreign_named(access) or policy.foreign_named(default):
+            # removed before any mask is raised (see fix): a dormant entry would wake up
+            kinds.append(R.ACL_NAMED)
+            if policy.foreign_named(access):
+                access_expected = policy.without_foreign(access)
+            if policy.foreign_named(default):
+                default_expected = policy.default_acl(default)[1]
         return kinds, target, access_expected, default_expected
 
     def describe(self, kind, st, target, access, access_expected, default, default_expected, is_dir):
         if kind == R.WRONG_GROUP:
             return 'group %d' % st.st_gid, 'group %d' % self.gid
+        if kind == R.ACL_NAMED:
+            return self.named_text(access, default), (
+                'no named ACL entry for users or groups outside group %d (members, the group and acl_allow only)'
+                % self.gid)
         if kind in (R.DEFAULT_ACL_MISSING, R.DEFAULT_ACL_WRONG):
             return 'default ACL ' + _acl_text(default), 'default ACL ' + _acl_text(default_expected)
         if kind == R.ACL_GROUP:
@@ -261,6 +403,24 @@ class _Run(object):
                     'mask::%s (%s)' % (aclmod.perm_text((target >> 3) & 7), mode_text(target, is_dir)))
         return mode_text(st.st_mode, is_dir), mode_text(target, is_dir)
 
+    def named_text(self, access, default):
+        """The named entries the policy refuses, with the principal's name, e.g. ``access ACL user:4545(carol):rwx``."""
+        parts = []
+        for label, entries in (('access ACL', access), ('default ACL', default)):
+            bad = self.policy.foreign_named(entries)
+            if not bad:
+                continue
+            mask = aclmod.get(entries, aclmod.MASK)
+            texts = []
+            for tag, perm, ident in bad:
+                text = '%s:%d(%s):%s' % ('user' if tag == aclmod.USER else 'group', ident,
+                                         _principal_name(tag, ident), aclmod.perm_text(perm))
+                if mask is not None and not perm & mask:
+                    text += ' (dormant under mask::%s, wakes when a chmod raises the mask)' % aclmod.perm_text(mask)
+                texts.append(text)
+            parts.append('%s %s' % (label, ', '.join(texts)))
+        return '; '.join(parts)
+
     def state_text(self, perm, gid, default, is_dir):
         text = 'mode %04o group %d' % (perm & 0o7777, gid)
         if is_dir and self.use_acl:
@@ -269,8 +429,12 @@ class _Run(object):
 
     # -- entries -----------------------------------------------------------
 
-    def entry(self, parent_fd, name, rel, st, fd, is_dir):
-        """Check (and repair) a regular file or a directory."""
+    def entry(self, parent_fd, name, rel, st, fd, is_dir, excluded=False):
+        """Check (and repair) a regular file or a directory.
+
+        ``excluded``: the entry matched an exclusion (or lies below an excluded
+        directory): it is left alone unless it is dangerous (see ``_dangerous``).
+        """
         policy = self.policy
         use_acl = self.use_acl
         access = default = None
@@ -279,8 +443,10 @@ class _Run(object):
             target, mkinds = policy.dir_mode(st.st_mode)
         else:
             target, mkinds = policy.file_mode(st.st_mode)
-            if not mkinds and st.st_gid == self.gid and not (use_acl and self.check_file_acls):
+            if not mkinds and st.st_gid == self.gid and not use_acl:
                 self.ok_modes.add(st.st_mode)
+                if excluded:
+                    self.report.excluded += 1
                 return
         try:
             if is_dir:
@@ -290,13 +456,24 @@ class _Run(object):
                 if st.st_gid == self.gid:
                     ok_key = (st.st_mode, access, default)
                     if ok_key in self.ok_dirs:
+                        if excluded:
+                            self.report.excluded += 1
                         return
                 if access is not None:
                     access = aclmod.decode(access)
                 if default is not None:
                     default = aclmod.decode(default)
-            elif use_acl and (self.check_file_acls or R.GROUP_PERMS in mkinds):
-                access = self.read_file_acl(parent_fd, name)
+            elif use_acl:
+                # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
+                access = self.read_file_acl_raw(parent_fd, name)
+                if st.st_gid == self.gid:
+                    ok_key = (st.st_mode, access)
+                    if ok_key in self.ok_files:
+                        if excluded:
+                            self.report.excluded += 1
+                        return
+                if access is not None:
+                    access = aclmod.decode(access)
         except OSError as exc:
             if W.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
@@ -311,8 +488,13 @@ class _Run(object):
             return
         kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
         if not kinds:
-            if ok_key is not None and len(self.ok_dirs) < _MAX_OK_DIRS:
-                self.ok_dirs.add(ok_key)
+            if ok_key is not None:
+                known = self.ok_dirs if is_dir else self.ok_files
+                if len(known) < _MAX_OK_DIRS:
+                    known.add(ok_key)
+        if not kinds or (excluded and not _dangerous(kinds, is_dir)):
+            if excluded:
+                self.report.excluded += 1
             return
         rep = self.report
         path = self.path(rel)
@@ -391,18 +573,23 @@ class _Run(object):
                     # changed since the scan (uv running): repair what is there now
                     target = self.policy.file_mode(fst.st_mode)[0]
                 st = fst
+            # ACLs first: a named entry the policy refuses goes before any chmod raises the
+            # mask (that would wake it up); then the owning group, then the mode
+            if access_expected is not None:
+                current = aclmod.read(fd, aclmod.ACCESS)
+                if current is not None:
+                    expected = self.policy.without_foreign(current)
+                    raised = self.policy.access_acl(expected, is_dir, target)[1]
+                    if raised is not None:
+                        expected = raised
+                    if expected != current:
+                        aclmod.write(fd, aclmod.ACCESS, expected)
+            if default_expected is not None:
+                aclmod.write(fd, aclmod.DEFAULT, default_expected)
             if st.st_gid != self.gid:
                 os.fchown(fd, -1, self.gid)
             if target != st.st_mode & 0o7777:
                 os.fchmod(fd, target)
-            if access_expected is not None:
-                current = aclmod.read(fd, aclmod.ACCESS)
-                if current is not None:
-                    expected = self.policy.access_acl(current, is_dir, target)[1]
-                    if expected is not None:
-                        aclmod.write(fd, aclmod.ACCESS, expected)
-            if default_expected is not None:
-                aclmod.write(fd, aclmod.DEFAULT, default_expected)
         except OSError as exc:
             if W.vanished_error(exc):
                 return R.VANISHED, 'vanished during repair'
@@ -412,8 +599,12 @@ class _Run(object):
                 os.close(own_fd)
         return None, ''
 
-    def symlink(self, parent_fd, name, rel):
-        """Report a symlink whose target leaves the root or dangles; never changed."""
+    def symlink(self, parent_fd, name, rel, excluded=False):
+        """Report a symlink whose target leaves the root (or cannot be resolved) or dangles; never changed.
+
+        Decided hop by hop from the walk's fds (``links.Resolver``): no path is
+        resolved by the kernel as root, the cost per link is bounded.
+        """
         try:
             target = os.readlink(name, dir_fd=parent_fd)
         except OSError as exc:
@@ -422,48 +613,70 @@ class _Run(object):
             else:
                 self.simple(R.ERROR, rel, 'readlink: %s' % exc.strerror)
             return
-        base = os.path.dirname(self.root_real + '/' + rel)
-        resolved = os.path.realpath(os.path.join(base, target))
-        root_real = self.root_real
-        if resolved != root_real and not resolved.startswith(root_real.rstrip('/') + '/'):
-            self.simple(R.SYMLINK_OUTSIDE, rel, '-> %s (resolves to %s)' % (target, resolved),
-                        'a target inside %s' % self.root)
-        elif not os.path.lexists(resolved):
-            self.simple(R.SYMLINK_DANGLING, rel, '-> %s (missing)' % target, 'an existing target')
+        verdict, detail = self.resolver.resolve(self.root, parent_fd, rel, target)
+        shown = target if len(target) <= 200 else target[:200] + '...'
+        if verdict == L.INSIDE or (verdict == L.DANGLING and excluded):
+            if excluded:
+                self.report.excluded += 1
+        elif verdict == L.DANGLING:
+            self.simple(R.SYMLINK_DANGLING, rel, '-> %s (%s)' % (shown, detail), 'an existing target')
+        else:
+            self.simple(R.SYMLINK_OUTSIDE, rel, '-> %s (%s)' % (shown, detail), 'a target inside %s' % self.root)
 
     # -- one root ----------------------------------------------------------
 
-    def walk_root(self, root):
+    def walk_root(self, root, root_fd=None):
+        """Walk one root; ``root_fd``: its fd from ``open_root`` (pinned: that directory is walked)."""
         rep = self.report
+        own = None
+        if root_fd is None:
+            root, root_fd, _st = open_root(root)
+            own = root_fd
         self.root = root
-        self.root_real = os.path.realpath(root)
+        self.root_real = root  # opened without following any symlink: the path is the real one
+        self.root_fd = root_fd
         walker = W.Walker(root, exclude=self.exclude, max_depth=self.max_depth)
+        walker.root_fd = root_fd
+        walker.exclude_mode = 'mark'
         walker.ok_gid = self.gid
         self.ok_modes = walker.ok_modes
         if self.jobs > 1 and _fork is not None:
             walker.split = _Splitter()
         rep.paths.append(root)
         try:
-            walker_iter = iter(walker)
-        except OSError as exc:
-            raise RefusedRoot('cannot open %s: %s' % (root, exc.strerror))
-        try:
             try:
-                self.consume(walker, walker_iter, root)
+                walker_iter = iter(walker)
+            except OSError as exc:
+                raise RefusedRoot('cannot open %s: %s' % (root, exc.strerror))
+            roots = [(root, root_fd, walker.root_stat.st_dev, walker.root_mnt, walker.mount_rels)]
+            for path, fd, st, mnt in self.link_roots:
+                roots.append((path, fd, st.st_dev, mnt, None))
+            self.resolver = L.Resolver(roots)
+            try:
+                try:
+                    self.consume(walker, walker_iter, root)
+                finally:
+                    walker_iter.close()
+                if walker.tasks:
+                    self.run_tasks(walker)
             finally:
-                walker_iter.close()
-            if walker.tasks:
-                self.run_tasks(walker)
+                walker.close_kept()
+                rep.scanned += walker.scanned
+                rep.excluded += walker.excluded
         finally:
-            walker.close_kept()
-            rep.scanned += walker.scanned
-            rep.excluded += walker.excluded
+            if own is not None:
+                os.close(own)
 
     def consume(self, walker, events, root=None):
         """Check (and repair) every entry a walk yields."""
         entry = self.entry
+        lock_match = self.lock_match
         for event, parent_fd, name, rel, st, extra in events:
             if event == W.FILE:
+                if lock_match is not None and st.st_mode & 0o7777 == UV_LOCK_MODE and lock_match(rel):
+                    # uv's own lock file: a regular file uv chmods to 0666 (nothing else matches)
+                    self.report.excluded += 1
+                    continue
                 entry(parent_fd, name, rel, st, None, False)
             elif event == W.DIR:
                 if parent_fd is None:
@@ -471,6 +684,18 @@ class _Run(object):
                 entry(parent_fd, name, rel, st, extra, True)
             elif event == W.LINK:
                 self.symlink(parent_fd, name, rel)
+            elif event == W.EXCLUDED:
+                inner, fd = extra
+                if inner == W.FILE:
+                    entry(parent_fd, name, rel, st, None, False, True)
+                elif inner == W.DIR:
+                    entry(parent_fd, name, rel, st, fd, True, True)
+                elif inner == W.LINK:
+                    self.symlink(parent_fd, name, rel, True)
+                else:
+                    # fifos, sockets and devices are never hidden by an exclusion
+                    self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode) + ' (excluded, reported anyway)',
+                                'left alone (never opened)')
             elif event == W.SPECIAL:
                 self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode), 'left alone (never opened)')
             elif event == W.VANISHED:
@@ -478,7 +703,7 @@ class _Run(object):
             elif event == W.SWAPPED:
                 self.simple(R.SWAPPED, rel, 'directory replaced by a non-directory during the walk', 'left alone')
             elif event == W.OTHER_FS:
-                self.simple(R.OTHER_FILESYSTEM, rel, 'mount point (st_dev %d)' % st.st_dev, 'not crossed')
+                self.simple(R.OTHER_FILESYSTEM, rel, extra or 'mount point', 'not crossed')
             elif event == W.TOO_DEEP:
                 self.simple(R.TOO_DEEP, rel, 'deeper than %d levels' % walker.max_depth, 'not descended')
             else:
@@ -605,7 +830,7 @@ class _Run(object):
                 walker.kept_fds = []
                 self.take_chunks(walker, tasks, chunk_r)
                 self.report.scanned = walker.scanned
-                self.report.excluded = walker.excluded
+                self.report.excluded += walker.excluded
                 payload = {'report': self.report.state()}
                 code = 0
             except BaseException:  # noqa: B902 - everything goes back to the parent
@@ -621,6 +846,76 @@ class _Run(object):
         if not supported and policy.acl == 'auto':
             self.report.notes.append('%s: file system without POSIX ACL support; mode bits checked only' % root)
         self.use_acl = supported and policy.acl != 'off'
+
+
+#: the mode uv gives its lock files (chmod 0666 after creating them, uv >= 0.9.15)
+UV_LOCK_MODE = 0o666
+#: kinds an exclusion never hides (for directories also world_writable)
+_DANGEROUS = frozenset((R.SETUID_SETGID, R.ACL_NAMED))
+
+
+def _dangerous(kinds, is_dir):
+    """Does an excluded entry with these finding kinds stay reported (and repaired)?"""
+    for kind in kinds:
+        if kind in _DANGEROUS or (is_dir and kind == R.WORLD_WRITABLE):
+            return True
+    return False
+
+
+def _principal_name(tag, ident):
+    try:
+        if tag == aclmod.USER:
+            return pwd.getpwuid(ident).pw_name
+        return grp.getgrgid(ident).gr_name
+    except (KeyError, OverflowError):
+        return 'unknown'
+
+
+def parse_acl_allow(principals):
+    """(uids, gids) from ``user:NAME``, ``user:UID``, ``group:NAME``, ``group:GID`` (``u:``/``g:`` too).
+
+    Names must resolve; ids are ASCII digits.  PermsError otherwise.
+    """
+    uids = set()
+    gids = set()
+    for item in principals or ():
+        text = str(item).strip()
+        kind, sep, who = text.partition(':')
+        kind = kind.strip().lower()
+        who = who.strip()
+        if not sep or kind not in ('user', 'u', 'group', 'g') or not who:
+            raise PermsError('acl_allow entry %r: expected user:NAME, user:UID, group:NAME or group:GID' % text)
+        if kind in ('group', 'g'):
+            gids.add(resolve_group(who)[0])
+            continue
+        try:
+            uids.add(pwd.getpwnam(who).pw_uid)
+            continue
+        except KeyError:
+            pass
+        if set(who) <= _ASCII_DIGITS and int(who) <= MAX_GID:
+            uids.add(int(who))
+        else:
+            raise PermsError('acl_allow entry %r: no such user; pass an existing user name or an ASCII numeric UID' % text)
+    return frozenset(uids), frozenset(gids)
+
+
+def _open_link_roots(paths):
+    """Open the other trees links may point into: [(path, fd, st, mount ID)]; missing ones are skipped."""
+    out = []
+    notes = []
+    for path in paths or ():
+        try:
+            norm, fd, st = open_root(path)
+        except RefusedRoot as exc:
+            notes.append('link root not used: %s' % exc)
+            continue
+        if any(o[0] == norm for o in out):
+            os.close(fd)
+            continue
+        info = M.probe(fd, '')
+        out.append((norm, fd, st, info.mnt_id if info is not None else None))
+    return out, notes
 
 
 def probe_root(root, acl_option, fd=None, st=None):
@@ -739,38 +1034,62 @@ def _flush_std():
 
 def run(paths, group, repair=True, dry_run=False, others='none', group_access='write', acl='auto', exclude=(),
         max_samples=20, max_diff=1000, is_member=None, check_file_acls=False, max_depth=W.DEFAULT_MAX_DEPTH,
-        jobs=1):
+        jobs=1, acl_allow=(), exclude_locks=(), link_roots=()):
     """Audit (repair=False), check (repair=True, dry_run=True) or repair a list of trees.
 
-    ``group``: name or numeric GID.  ``is_member``: callable uid -> bool, or a
-    set of uids, deciding whether a hardlinked file's owner belongs to the
-    group (default: the system's group database, uid 0 never a member).
+    ``group``: name or numeric GID of an existing group (see ``resolve_group``).
+    ``is_member``: callable uid -> bool, or a set of uids, deciding whether a
+    hardlinked file's owner belongs to the group and which users a named ACL
+    entry may name (default: the system's group database, uid 0 never a member).
     ``jobs``: processes walking subtrees in parallel (1: serial; 0 or None:
     one per CPU available to this process); see ``resolve_jobs``.
+    ``acl_allow``: further principals named ACL entries may name (``user:NAME``,
+    ``group:GID``, ...; see ``parse_acl_allow``).  ``exclude``: globs of entries left
+    alone, except what an exclusion never hides (setuid/setgid, world-writable
+    directories, special files, foreign named ACL entries, links leaving the tree).
+    ``exclude_locks``: globs of uv lock files: a match is left alone only when it is a
+    regular file of mode 0666.  ``link_roots``: other trees a symlink may point into
+    (links between the managed roots) without being ``symlink_outside``.
+    ``check_file_acls``: kept for callers; every regular file's access ACL is read
+    wherever ACLs are used (named entries do not show in st_mode).
     Raises PermsError before changing anything when a root or the group is refused.
     """
     start = time.time()
     jobs = resolve_jobs(jobs)
+    gid, _name = resolve_group(group)
+    allow_users, allow_groups = parse_acl_allow(acl_allow)
     if isinstance(paths, str):
         paths = [paths]
-    roots = [check_root(p) for p in paths]
-    if not roots:
-        raise RefusedRoot('no path given: pass the shared tree, e.g. /var/cache/uv')
-    for root in roots:
-        probe_root(root, acl)
-    gid, _name = resolve_group(group)
-    policy = Policy(gid, others=others, group_access=group_access, acl=acl)
-    if is_member is None:
-        is_member = Membership(gid)
-    elif not callable(is_member):
-        members = frozenset(is_member)
-        is_member = members.__contains__
-    report = R.Report(max_samples=max_samples, max_diff=max_diff)
-    runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
-    runner.max_depth = max_depth
-    runner.jobs = jobs
-    for root in roots:
-        runner.walk_root(root)
+    opened = []
+    links = []
+    try:
+        for path in paths:
+            opened.append(open_root(path))
+        if not opened:
+            raise RefusedRoot('no path given: pass the shared tree, e.g. /var/cache/uv')
+        for root, fd, st in opened:
+            probe_root(root, acl, fd, st)
+        if is_member is None:
+            is_member = Membership(gid)
+        elif not callable(is_member):
+            members = frozenset(is_member)
+            is_member = members.__contains__
+        member = is_member
+        policy = Policy(gid, others=others, group_access=group_access, acl=acl,
+                        user_allowed=lambda uid: uid in allow_users or member(uid), groups_allowed=allow_groups)
+        links, notes = _open_link_roots(link_roots)
+        report = R.Report(max_samples=max_samples, max_diff=max_diff)
+        report.notes.extend(notes)
+        runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
+        runner.max_depth = max_depth
+        runner.jobs = jobs
+        runner.link_roots = links
+        runner.lock_match = W.compile_excludes(exclude_locks)
+        for root, fd, _st in opened:
+            runner.walk_root(root, fd)
+    finally:
+        for item in opened + links:
+            os.close(item[1])
     mode = 'audit' if not repair else ('check' if dry_run else 'repair')
     if mode == 'repair':
         changed = bool(report.fixed)

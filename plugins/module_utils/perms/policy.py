@@ -8,8 +8,11 @@ The default policy is what the ``shared`` role sets up:
 
 * every entry belongs to the shared group;
 * directories: setgid, group ``rwx``, others nothing, no sticky bit, and a
-  default ACL ``user::rwx,group::rwx,mask::rwx,other::---`` (named entries are
-  kept as they are);
+  default ACL ``user::rwx,group::rwx,mask::rwx,other::---``;
+* named ACL entries (access and default ACLs, live or dormant under the mask) only
+  for members of the group, the group itself and the principals of the allow-list
+  (``acl_named``): any other one would give someone outside the group access, now or
+  as soon as a chmod raises the mask;
 * regular files: group ``rw`` plus ``x`` where the owner has ``x``, others
   nothing, no setuid/setgid; an access ACL must not cut the group's rights;
 * nothing is ever world-writable.
@@ -45,7 +48,7 @@ class PolicyError(ValueError):
 class Policy(object):
     """Expected state of entries of one shared tree."""
 
-    def __init__(self, gid, others='none', group_access='write', acl='auto'):
+    def __init__(self, gid, others='none', group_access='write', acl='auto', user_allowed=None, groups_allowed=()):
         if others not in OTHERS_CHOICES:
             raise PolicyError('others must be one of %s, got %r' % (', '.join(OTHERS_CHOICES), others))
         if group_access not in GROUP_ACCESS_CHOICES:
@@ -53,6 +56,10 @@ class Policy(object):
         if acl not in ACL_CHOICES:
             raise PolicyError('acl must be one of %s, got %r' % (', '.join(ACL_CHOICES), acl))
         self.gid = int(gid)
+        #: named ACL entries allowed: user uids for which user_allowed(uid) is true (default: none),
+        #: the group itself and the gids in groups_allowed
+        self.user_allowed = user_allowed or (lambda uid: False)
+        self.groups_allowed = frozenset(groups_allowed) | frozenset((self.gid,))
         self.others = others
         self.group_access = group_access
         self.acl = acl
@@ -125,16 +132,36 @@ class Policy(object):
 
     # -- ACLs --------------------------------------------------------------
 
+    def foreign_named(self, entries):
+        """Named entries of an ACL that the policy does not allow (live or dormant), in ACL order."""
+        if not entries:
+            return []
+        out = []
+        for entry in entries:
+            tag = entry[0]
+            if tag == aclmod.USER:
+                if not self.user_allowed(entry[2]):
+                    out.append(entry)
+            elif tag == aclmod.GROUP and entry[2] not in self.groups_allowed:
+                out.append(entry)
+        return out
+
+    def without_foreign(self, entries):
+        """The ACL without the named entries the policy does not allow (the mask is kept as it is)."""
+        bad = set(self.foreign_named(entries))
+        return [e for e in entries if e not in bad]
+
     def default_acl(self, entries):
         """Check a directory's default ACL (None = there is none).
 
-        Returns (kind or None, expected entries).  Named user/group entries are
-        kept; the mask and the owning group get the group's rights, the owner
+        Returns (kind or None, expected entries).  Allowed named user/group entries
+        are kept (the others are ``acl_named``, see ``foreign_named``); the mask and the owning group get the group's rights, the owner
         rwx, others at most what the policy allows.  A default ACL without named
         entries needs no mask entry (the repair writes one anyway).
         """
         required = self.dir_group_required
-        named = [e for e in (entries or ()) if e[0] in (aclmod.USER, aclmod.GROUP)]
+        bad = set(self.foreign_named(entries))
+        named = [e for e in (entries or ()) if e[0] in (aclmod.USER, aclmod.GROUP) and e not in bad]
         if entries is None:
             other = self.dir_others_allowed
         else:
@@ -150,7 +177,7 @@ class Policy(object):
         mask = aclmod.get(entries, aclmod.MASK)
         good = (aclmod.get(entries, aclmod.USER_OBJ) == 7
                 and aclmod.get(entries, aclmod.GROUP_OBJ) == required
-                and (mask == required or (mask is None and not named))
+                and (mask == required or (mask is None and not aclmod.has_named(entries)))
                 and not aclmod.get(entries, aclmod.OTHER, 0) & ~self.dir_others_allowed)
         return (None if good else DEFAULT_ACL_WRONG), expected
 

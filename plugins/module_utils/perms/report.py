@@ -20,6 +20,7 @@ WORLD_WRITABLE = 'world_writable'
 SETUID_SETGID = 'setuid_setgid'
 ACL_MASK = 'acl_mask'
 ACL_GROUP = 'acl_group'
+ACL_NAMED = 'acl_named'
 DEFAULT_ACL_MISSING = 'default_acl_missing'
 DEFAULT_ACL_WRONG = 'default_acl_wrong'
 # Kinds that are reported and never changed; they count as remaining.
@@ -51,6 +52,7 @@ KINDS = (
     (SETUID_SETGID, FIX),
     (ACL_MASK, FIX),
     (ACL_GROUP, FIX),
+    (ACL_NAMED, FIX),
     (DEFAULT_ACL_MISSING, FIX),
     (DEFAULT_ACL_WRONG, FIX),
     (SYMLINK_OUTSIDE, REPORT),

@@ -13,8 +13,20 @@
 * The walk is iterative (an explicit stack, one open fd per level of the
   current path), lists one directory at a time and keeps only the names of its
   subdirectories: memory does not grow with the tree.
-* Mount points (another ``st_dev``) are reported and not entered; entries that
-  vanish while we walk are reported as such, not as errors.
+* The root is opened component by component from ``/`` with O_NOFOLLOW
+  (``open_path``): no symlink anywhere in its path is followed, and the fd that
+  was checked is the one walked (``Walker.root_fd`` pins it).
+* Every way a second file system or a second view of one appears is reported and
+  not entered (``OTHER_FS``): another ``st_dev`` (another file system, a btrfs
+  subvolume), another mount ID on the same device (a bind mount), a mount root or
+  an automount point.  A subdirectory is probed with ``statx(AT_NO_AUTOMOUNT)``
+  before it is opened (``mounts.probe``, one call per directory), so an automount
+  point is never triggered; without statx the mount table read at the start
+  (``mounts.mount_points_below``) stands in.
+* Entries that vanish while we walk are reported as such, not as errors.
+* ``exclude_mode = 'mark'``: excluded entries are not dropped but yielded as
+  ``EXCLUDED`` events (and excluded directories entered, their content marked
+  too), so that the caller decides what an exclusion may not hide.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +37,8 @@ import os
 import re
 import stat
 
+from . import mounts as M
+
 DIR = 'dir'
 FILE = 'file'
 LINK = 'link'
@@ -34,6 +48,8 @@ SWAPPED = 'swapped'
 OTHER_FS = 'other_fs'
 TOO_DEEP = 'too_deep'
 ERROR = 'error'
+#: exclude_mode 'mark': (EXCLUDED, parent_fd, name, rel, st, (event, extra)) for FILE/LINK/SPECIAL/DIR
+EXCLUDED = 'excluded'
 
 O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 O_NOCTTY = getattr(os, 'O_NOCTTY', 0)
@@ -44,8 +60,50 @@ FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | O_NOCTTY | O_CLOEXEC
 
 _GONE = frozenset(e for e in (errno.ENOENT, getattr(errno, 'ESTALE', None)) if e is not None)
 _NOT_A_DIR = frozenset((errno.ELOOP, errno.ENOTDIR))
+S_ISDIR_ = stat.S_ISDIR
 
 DEFAULT_MAX_DEPTH = 256
+
+
+def _partial_stat(info):
+    """A stat_result for an entry that was probed and not opened (mode, ino, dev from statx; the rest 0)."""
+    if info is None:
+        return os.stat_result((stat.S_IFDIR, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    return os.stat_result((info.mode, info.ino, info.dev, 0, 0, 0, 0, 0, 0, 0))
+
+
+def open_path(path, check=None):
+    """Open a directory by absolute path, component by component from ``/``, never following a symlink.
+
+    Every component is opened with O_DIRECTORY|O_NOFOLLOW relative to the fd of
+    the one before: a symlink anywhere in the path fails (ELOOP), it is never
+    followed.  ``check(parent_path, parent_st, name, st)`` is called for each
+    component once it is open (``parent_st`` None for ``/``) and may raise to
+    refuse it.  Returns ``(fd, st)`` of the last component; OSError propagates.
+    """
+    if not path.startswith('/'):
+        raise ValueError('not an absolute path: %r' % (path,))
+    fd = os.open('/', DIR_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if check is not None:
+            check(None, None, '/', st)
+        current = ''
+        for name in [c for c in path.split('/') if c]:
+            if name in ('.', '..'):
+                raise ValueError('path %r is not normalised' % (path,))
+            cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = cfd
+            cst = os.fstat(fd)
+            if check is not None:
+                check(current or '/', st, name, cst)
+            current += '/' + name
+            st = cst
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
 
 
 def vanished_error(exc):
@@ -83,6 +141,11 @@ class Walker(object):
     * ``FILE``/``LINK``/``SPECIAL``: ``st`` is the lstat (fstatat no-follow) of the entry.
     * ``VANISHED``/``SWAPPED``/``OTHER_FS``/``TOO_DEEP``/``ERROR``: the entry is
       skipped; ``st`` may be None; the last field holds the exception, if any.
+      ``OTHER_FS``: ``st`` is the fstat, or (a mount recognised before opening it) a
+      partial stat (mode, ino, dev from statx, the rest 0); the last field says why.
+    * ``EXCLUDED`` (``exclude_mode = 'mark'`` only): ``(EXCLUDED, parent_fd, name, rel,
+      st, (FILE|LINK|SPECIAL|DIR, fd or None))``; an excluded directory is entered like
+      any other, and everything below it is EXCLUDED too.
 
     Counters: ``scanned`` (entries stat'ed, the root included), ``excluded``
     (both up to date once the iteration has ended or been closed).
@@ -104,6 +167,16 @@ class Walker(object):
         self.scanned = 0
         self.excluded = 0
         self.root_stat = None
+        #: an fd of the root opened and checked by the caller: walked (through a dup)
+        #: instead of opening the path again, so what was checked is what is walked
+        self.root_fd = None
+        #: 'skip' (drop excluded entries, do not enter excluded directories) or
+        #: 'mark' (yield them as EXCLUDED events and walk below excluded directories)
+        self.exclude_mode = 'skip'
+        #: mount ID of the root (statx) and, without statx, the mount points below it
+        self.root_mnt = None
+        self.mount_rels = frozenset()
+        self.probe = None
         #: fast path: regular files whose st_gid is ok_gid and whose full
         #: st_mode is in ok_modes are counted but not yielded (the caller
         #: fills ok_modes with modes it has found compliant).
@@ -114,15 +187,34 @@ class Walker(object):
         self.kept_fds = []
 
     def open_root(self):
-        """Open the root without following a symlink; return (fd, st)."""
-        fd = os.open(self.root, DIR_FLAGS)
+        """Open the root (a dup of ``root_fd``, else component by component without following
+        a symlink, see ``open_path``); note its mount; return (fd, st)."""
+        if self.root_fd is not None:
+            fd = os.dup(self.root_fd)
+            try:
+                st = os.fstat(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
+            fd, st = open_path(os.path.normpath(os.path.abspath(self.root)))
         try:
-            st = os.fstat(fd)
+            self.note_mount(fd)
         except BaseException:
             os.close(fd)
             raise
         self.root_stat = st
         return fd, st
+
+    def note_mount(self, fd):
+        """Remember the root's mount (its statx mount ID, else the mount points below it)."""
+        info = M.probe(fd, '')
+        if info is not None:
+            self.root_mnt = info.mnt_id
+            self.probe = M.probe
+        else:
+            self.probe = None
+            self.mount_rels = M.mount_points_below(os.path.normpath(os.path.abspath(self.root)))
 
     def __iter__(self):
         """Open the root now (errors raise here), walk lazily."""
@@ -138,12 +230,16 @@ class Walker(object):
             raise
         # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs]
         # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
-        yield from self._loop([[root_fd, '', None, 1, 0]], root_st.st_dev, 0, self.split)
+        # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs,
+        #         directory excluded (mark mode), names of its excluded subdirectories or None]
+        # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
+        yield from self._loop([[root_fd, '', None, 1, 0, False, None]], root_st.st_dev, 0, self.split)
 
-    def walk_task(self, parent_fd, name, rel, depth):
+    def walk_task(self, parent_fd, name, rel, depth, excluded=False):
         """Walk the subtree ``name`` of the open directory ``parent_fd`` (left open), from its own DIR event on."""
         dev = self.root_stat.st_dev
-        return self._loop([[parent_fd, rel[:len(rel) - len(name)], [name], 0, 1]], dev, depth - 1, None)
+        return self._loop([[parent_fd, rel[:len(rel) - len(name)], [name], 0, 1, False,
+                            (name,) if excluded else None]], dev, depth - 1, None)
 
     def close_kept(self):
         """Close the fds kept open for tasks."""
@@ -153,8 +249,30 @@ class Walker(object):
             except OSError:
                 pass
 
+    def _other_mount(self, fd, name, rel, dev):
+        """Why the subdirectory ``name`` is another file system or mount (None: it is not), without entering it.
+
+        Returns (reason or None, probe or None); OSError propagates.
+        """
+        probe = self.probe
+        if probe is None:
+            if rel in self.mount_rels:
+                return 'mount point (from the mount table)', None
+            return None, None
+        info = probe(fd, name)
+        if not S_ISDIR_(info.mode):
+            return None, info
+        if info.automount:
+            return 'automount point (not triggered)', info
+        if info.dev != dev:
+            return 'mount point (st_dev %d)' % info.dev, info
+        if info.mount_root or (self.root_mnt is not None and info.mnt_id != self.root_mnt):
+            return 'mount point (mount ID %s, bind mount or a second view of the file system)' % info.mnt_id, info
+        return None, info
+
     def _loop(self, stack, dev, base_depth, split):
         exclude = self.exclude
+        mark = self.exclude_mode == 'mark'
         max_depth = self.max_depth - base_depth
         scanned = 0
         excluded = 0
@@ -166,6 +284,7 @@ class Walker(object):
         open_ = os.open
         fstat = os.fstat
         scandir = os.scandir
+        other_mount = self._other_mount
         try:
             while stack:
                 frame = stack[-1]
@@ -173,6 +292,7 @@ class Walker(object):
                 if subdirs is None:
                     fd = frame[0]
                     prefix = frame[1]
+                    inherited = frame[5]
                     subdirs = frame[2] = []
                     append = subdirs.append
                     try:
@@ -183,12 +303,17 @@ class Walker(object):
                     if scan is not None:
                         with scan:
                             for entry in scan:
-                                if exclude is not None and exclude(prefix + entry.name):
+                                excl = inherited or (exclude is not None and exclude(prefix + entry.name))
+                                if excl and not mark:
                                     excluded += 1
                                     continue
                                 try:
                                     if entry.is_dir(follow_symlinks=False):
                                         append(entry.name)
+                                        if excl:
+                                            if frame[6] is None:
+                                                frame[6] = set()
+                                            frame[6].add(entry.name)
                                         continue
                                     st = entry.stat(follow_symlinks=False)
                                 except OSError as exc:
@@ -198,19 +323,28 @@ class Walker(object):
                                     continue
                                 scanned += 1
                                 mode = st.st_mode
-                                if mode in ok_modes and st.st_gid == ok_gid:
+                                if mode in ok_modes and st.st_gid == ok_gid and not excl:
                                     continue
                                 name = entry.name
                                 if S_ISREG(mode):
-                                    yield (FILE, fd, name, prefix + name, st, None)
+                                    event = FILE
                                 elif S_ISLNK(mode):
-                                    yield (LINK, fd, name, prefix + name, st, None)
+                                    event = LINK
                                 elif S_ISDIR(mode):
                                     # became a directory between readdir and stat
                                     scanned -= 1
                                     append(name)
+                                    if excl:
+                                        if frame[6] is None:
+                                            frame[6] = set()
+                                        frame[6].add(name)
+                                    continue
                                 else:
-                                    yield (SPECIAL, fd, name, prefix + name, st, None)
+                                    event = SPECIAL
+                                if excl:
+                                    yield (EXCLUDED, fd, name, prefix + name, st, (event, None))
+                                else:
+                                    yield (event, fd, name, prefix + name, st, None)
                     frame[4] = len(subdirs)
                     subdirs.reverse()
                 if subdirs:
@@ -218,14 +352,23 @@ class Walker(object):
                     name = subdirs.pop()
                     rel = frame[1] + name
                     depth = len(stack)
+                    child_excl = frame[5] or (frame[6] is not None and name in frame[6])
                     if split is not None and split(depth + base_depth, frame[4]):
-                        self.tasks.append((fd, name, rel, depth + base_depth))
+                        self.tasks.append((fd, name, rel, depth + base_depth, child_excl))
                         if frame[3] == 1:
                             frame[3] = 2
                         continue
                     scanned += 1
                     if depth >= max_depth:
                         yield (TOO_DEEP, fd, name, rel, None, None)
+                        continue
+                    try:
+                        reason, info = other_mount(fd, name, rel, dev)
+                    except OSError as exc:
+                        yield ((VANISHED if vanished_error(exc) else ERROR), fd, name, rel, None, exc)
+                        continue
+                    if reason is not None:
+                        yield (OTHER_FS, fd, name, rel, _partial_stat(info), reason)
                         continue
                     try:
                         cfd = open_(name, DIR_FLAGS, dir_fd=fd)
@@ -246,10 +389,18 @@ class Walker(object):
                         continue
                     if st.st_dev != dev:
                         os.close(cfd)
-                        yield (OTHER_FS, fd, name, rel, st, None)
+                        yield (OTHER_FS, fd, name, rel, st, 'mount point (st_dev %d)' % st.st_dev)
                         continue
-                    stack.append([cfd, rel + '/', None, 1, 0])
-                    yield (DIR, fd, name, rel, st, cfd)
+                    if info is not None and st.st_ino != info.ino:
+                        # something was mounted on it, or it was swapped, between the probe and the open
+                        os.close(cfd)
+                        yield (OTHER_FS, fd, name, rel, st, 'changed between probe and open (a mount appeared?)')
+                        continue
+                    stack.append([cfd, rel + '/', None, 1, 0, child_excl, None])
+                    if child_excl:
+                        yield (EXCLUDED, fd, name, rel, st, (DIR, cfd))
+                    else:
+                        yield (DIR, fd, name, rel, st, cfd)
                 else:
                     stack.pop()
                     state = frame[3]

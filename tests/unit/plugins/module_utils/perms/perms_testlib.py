@@ -157,3 +157,84 @@ def ramfs(path):
         yield path
     finally:
         subprocess.call(['umount', '-l', path])
+
+
+def can_open_as(uid, gid, path, flags):
+    """Can a process of this uid/gid (no supplementary groups) open path with flags?  A real fork, a real setuid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.close(os.open(path, flags))
+            code = 0
+        except BaseException:  # noqa: B902 - the child reports through its exit status only
+            code = 1
+        finally:
+            os._exit(code)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+@contextlib.contextmanager
+def bind_mount(source, target):
+    """Bind-mount source on target (created): a second view of the same file system."""
+    os.makedirs(target, exist_ok=True)
+    if subprocess.call(['mount', '--bind', source, target], stderr=subprocess.DEVNULL) != 0:
+        pytest.skip('cannot bind-mount here')
+    try:
+        yield target
+    finally:
+        subprocess.call(['umount', '-l', target])
+
+
+@contextlib.contextmanager
+def autofs_trigger(path):
+    """A direct autofs mount on path whose daemon never answers: any lookup through it blocks.
+
+    The daemon side is a pipe we keep open and never read (a catatonic mount would fail
+    fast instead of blocking); the daemon's process group is that of a sleeping child, so
+    that our own lookups are treated as a user's (they trigger the mount and wait).
+    """
+    os.makedirs(path, exist_ok=True)
+    read_end, write_end = os.pipe()
+    daemon = subprocess.Popen(['sleep', '3600'], start_new_session=True)
+    try:
+        opts = 'fd=%d,pgrp=%d,minproto=5,maxproto=5,direct' % (write_end, daemon.pid)
+        if subprocess.call(['mount', '-t', 'autofs', '-o', opts, 'uvfleet-test', path], pass_fds=[write_end],
+                           stderr=subprocess.DEVNULL) != 0:
+            pytest.skip('cannot mount autofs here')
+        try:
+            yield path
+        finally:
+            subprocess.call(['umount', '-l', path])
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+        daemon.kill()
+        daemon.wait()
+
+
+@contextlib.contextmanager
+def temp_group(name, gid):
+    """A real group (groupadd) for the duration of a test; fully numeric names included."""
+    if subprocess.call(['groupadd', '-g', str(gid), name], stderr=subprocess.DEVNULL) != 0:
+        pytest.skip('cannot create group %s (GID %d)' % (name, gid))
+    try:
+        yield name
+    finally:
+        subprocess.call(['groupdel', name], stderr=subprocess.DEVNULL)
+
+
+def mkdirs_at(base, names, mode=0o2770, gid=GID):
+    """Create a chain of directories below base through dir fds (works past PATH_MAX); returns the last fd."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    for name in names:
+        os.mkdir(name, mode, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        os.fchown(fd, 0, gid)
+        os.fchmod(fd, mode)
+    return fd

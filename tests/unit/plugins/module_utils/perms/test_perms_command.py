@@ -45,13 +45,17 @@ def test_audit_check_repair_take_the_group_and_directories_of_the_node(base, con
     good_tree(base)
     f = make_file(os.path.join(base, 'f'), mode=0o600)
     make_file(os.path.join(base, 'uv.lock'), mode=0o666)
-    config({'group': str(GID), 'managed_dirs': [base], 'exclude': ['uv.lock']})
+    make_file(os.path.join(base, 'evil.lock'), mode=0o4770)
+    os.symlink(base, os.path.join(base, 'wheels-v5', 'back'))
+    config({'group': str(GID), 'managed_dirs': [base], 'exclude_locks': ['*.lock']})
     code, report, _ = run(capsys, 'audit')
-    assert code == 0 and report['mode'] == 'audit' and report['findings'] == {'group_perms': 1}
+    # uv's lock file is left alone; a setuid file named like one is not
+    assert code == 0 and report['mode'] == 'audit'
+    assert report['findings'].get('group_perms') == 1 and report['findings'].get('setuid_setgid') == 1, report
     code, report, _ = run(capsys, 'check')
-    assert report['would_fix'] == {'group_perms': 1} and mode_of(f) == 0o600
-    code, report, _ = run(capsys, 'repair', '--fail-on-findings')
-    assert code == 0 and report['fixed'] == {'group_perms': 1} and mode_of(f) == 0o660
+    assert report['would_fix'].get('group_perms') == 1 and mode_of(f) == 0o600
+    code, report, _ = run(capsys, 'repair')
+    assert report['fixed'].get('group_perms') == 1 and mode_of(f) == 0o660
     assert mode_of(os.path.join(base, 'uv.lock')) == 0o666
 
 

@@ -72,9 +72,12 @@ def test_default_acl_checks():
     for bad in ('u::rwx,g::r-x,m::rwx,o::---', 'u::rwx,g::rwx,m::r-x,o::---', 'u::rwx,g::rwx,m::rwx,o::r-x',
                 'u::rw-,g::rwx,m::rwx,o::---', 'u::rwx,g::rwx,g:17:rwx,o::---'):
         assert pol.default_acl(acl.parse_text(bad))[0] == 'default_acl_wrong', bad
-    # named entries are kept
+    # named entries: the policy's allowed ones are kept, the others dropped (acl_named)
     kind, expected = pol.default_acl(acl.parse_text('u::rwx,g::r-x,g:17:r-x,u:5:rwx,m::r-x,o::r--'))
     assert kind == 'default_acl_wrong'
+    assert acl.to_text(expected) == 'user::rwx,group::rwx,mask::rwx,other::---'
+    members = Policy(4343, user_allowed=lambda uid: uid == 5, groups_allowed=(17,))
+    kind, expected = members.default_acl(acl.parse_text('u::rwx,g::r-x,g:17:r-x,u:5:rwx,m::r-x,o::r--'))
     assert acl.to_text(expected) == 'user::rwx,user:5:rwx,group::rwx,group:17:r-x,mask::rwx,other::---'
     ro = Policy(4343, group_access='read', others='read')
     assert acl.to_text(ro.default_acl(None)[1]) == 'user::rwx,group::r-x,mask::r-x,other::r-x'
