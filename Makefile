@@ -16,10 +16,10 @@ export PYTHONPATH := $(COLLECTIONS)
 SCENARIOS ?= install repair default no_acl cluster clone
 IMAGES ?= 11 12 13
 
-.PHONY: all test host venv layout images lint sanity units molecule demo clean bench
+.PHONY: all test host venv layout images lint sanity units molecule demo clean bench docsite strategies
 all: test
 
-test: lint sanity units molecule demo
+test: lint sanity units docsite molecule demo
 
 host:
 	bash tests/setup-host.sh
@@ -64,6 +64,15 @@ molecule: venv layout images
 demo: venv layout
 	$(MAKE) images IMAGES=12
 	bash tests/demo.sh
+
+# The collection docsite (antsibull-docs + Sphinx, warnings as errors): build/docsite.
+docsite: venv layout
+	bash tests/docsite/build.sh
+
+# The strategies table of docs/strategies.md, measured in throwaway containers (~15 min).
+strategies: venv layout
+	$(MAKE) images IMAGES=12
+	python bench/strategies.py
 
 bench: venv layout
 	python bench/run.py

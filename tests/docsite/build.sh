@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the collection docsite (antsibull-docs + Sphinx, warnings as errors), offline.
+#
+#   tests/docsite/build.sh [DEST]     default DEST: build/docsite (HTML in DEST/build/html)
+#
+# Needs the pinned tools of requirements-dev.txt (antsibull-docs, sphinx,
+# sphinx-ansible-theme) on PATH, pandoc, and ANSIBLE_COLLECTIONS_PATH pointing at a tree
+# holding ansible_collections/uvfleet/uv (make layout).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+dest="${1:-$repo/build/docsite}"
+
+# The docsite pages are generated from docs/*.md: the committed ones must be current.
+python3 "$here/md2rst.py" --check
+
+# antsibull-docs checks the extra docs, links.yml and the plugin docs.
+antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck "$repo"
+
+rm -rf "$dest"
+mkdir -p "$dest/site"
+chmod 755 "$dest" "$dest/site"
+antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error \
+  --project uvfleet.uv --title 'uvfleet.uv: uv for many users' --html-short-title uvfleet.uv \
+  --copyright 'uvfleet maintainers' --dest-dir "$dest/site" uvfleet.uv
+# Offline: the one intersphinx inventory the generated pages use, written locally.
+cat >> "$dest/site/conf.py" <<'CONF'
+
+# uvfleet: no network at build time; the Ansible labels come from a local inventory
+# (tests/docsite/inventory.py) that points at the real pages.
+intersphinx_mapping = {
+    'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv'),
+}
+CONF
+python3 "$here/inventory.py" "$dest/site/ansible_devel.inv"  # relative to site/rst
+(cd "$dest/site" && ./build.sh)
+# The figures the pages show (docs/figures/*.png) beside the pages.
+if [[ -d "$repo/docs/figures" ]]; then
+  mkdir -p "$dest/site/build/html/docsite/figures"
+  cp "$repo"/docs/figures/*.png "$dest/site/build/html/docsite/figures/" 2>/dev/null || true
+fi
+echo "docsite: $dest/site/build/html/index.html"
