@@ -146,7 +146,7 @@ def _row_problem(row, base, rows):
             return 'hash %r is not ALGO=VALUE' % digest_text[:100]
         if algo == _HASH_ALGO:
             try:
-                digest = base64.urlsafe_b64decode(value + '=' * (-len(value) % 4))
+                digest = base64.b64decode(value + '=' * (-len(value) % 4), altchars=b'-_', validate=True)
             except (binascii.Error, ValueError):
                 return 'hash %r is not urlsafe base64' % digest_text[:100]
             if len(digest) != 32:
