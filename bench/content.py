@@ -106,7 +106,7 @@ def commands(cache):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--cache', default='/var/tmp/uvfleet-bench-content/cache')
     parser.add_argument('--uv', default=shutil.which('uv'), help='uv binary to fill the cache (default: uv on PATH)')
     parser.add_argument('--packages', default=PACKAGES)
@@ -131,7 +131,7 @@ def main():
         if mode == 'warm':
             for _name, argv, feed in cmds:
                 timed(argv, listing if feed else None)
-        for _ in range(args.repeat):
+        for _run in range(args.repeat):
             for name, argv, feed in cmds:  # interleaved: every command sees the same machine load
                 if mode == 'cold':
                     drop_caches()
@@ -152,8 +152,8 @@ def main():
             rate = nbytes / med
             report['modes'][mode][name] = {'walls': walls, 'median': med, 'mb_per_s': rate / 1e6,
                                            'ratio': rate / ref, 'vmhwm_mib': hwm.get(name)}
-            print('%-5s %-18s %9.3f %9.1f %7.2fx %9s' % (mode, name, med, rate / 1e6, rate / ref,
-                                                      '%.1f' % hwm[name] if name in hwm else '-'))
+            peak = '%.1f' % hwm[name] if name in hwm else '-'
+            print('%-5s %-18s %9.3f %9.1f %7.2fx %9s' % (mode, name, med, rate / 1e6, rate / ref, peak))
     if 'warm' in report['modes']:
         warm = report['modes']['warm']
         for name in ('check 2 processes', 'check 2 threads'):

@@ -243,8 +243,8 @@ def hash_file(parent_fd, name, scan_st, buf=None):
         return ERROR, None, 0, exc.strerror or str(exc)
     finally:
         os.close(fd)
-    if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (before.st_size, before.st_mtime_ns,
-                                                                  before.st_ctime_ns) or total != after.st_size:
+    stamp_before = (before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+    if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != stamp_before or total != after.st_size:
         return CHANGED, None, total, 'changed while it was hashed'
     return OK, digest.digest(), total, ''
 
