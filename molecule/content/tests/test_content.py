@@ -27,7 +27,7 @@ with open(sys.argv[1], "r+") as handle:
 
 def verify(host, *args):
     """uvfleet verify as root (the node command the shared role installed); (rc, report)."""
-    result = host.run("uvfleet verify --compact %s", " ".join(args))
+    result = host.run(" ".join(("uvfleet verify --compact",) + args))
     assert result.rc in (0, 1), explain(result)
     return result.rc, json.loads(result.stdout)
 
