@@ -11,8 +11,9 @@ from uvfleet_story import CACHE, as_user, explain, ok, tree_state
 
 QUARANTINE = CACHE + ".quarantine"
 ARCHIVE = CACHE + "/archive-v0"
-# Where the controller keeps the numbers of this run (verifiable share), for the docs.
-SHARE_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "content-share.json")
+# Where the controller keeps the numbers of this run (verifiable share), for the docs;
+# outside Molecule's ephemeral directory, which destroy removes.
+SHARE_FILE = os.environ.get("UVFLEET_CONTENT_SHARE", "/tmp/uvfleet-content-share.json")
 
 
 # bob's poison: the version string rewritten in place, same length (only the hash tells)
