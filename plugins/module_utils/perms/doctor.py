@@ -97,6 +97,7 @@ class Doctor(object):
         self.home = self.environ.get('HOME') or self.home
         self.checks = []
         self.group_fix = None      # the fix of the group check when it found a problem
+        self.group_reason = None   # and its cause, as the end of a sentence
         self.gid = None
         self.uv = None             # the uv this user runs
         self.uv_is_wrapper = False
@@ -123,8 +124,7 @@ class Doctor(object):
 
     def access_cause(self, what):
         if self.group_fix:
-            return '%s, because this session does not have the group %s (see the group check)' % (
-                what, self.config.get('group'))
+            return '%s, because %s (see the group check)' % (what, self.group_reason)
         return what
 
     # ---------------------------------------------------------------- checks
@@ -156,6 +156,7 @@ class Doctor(object):
             group = grp.getgrnam(name)
         except KeyError:
             self.group_fix = "ask %s to create the group %s, or to make it resolve on this node" % (granter, name)
+            self.group_reason = 'the group %s does not exist here' % name
             self.add('group', PROBLEM, 'the shared group %s does not exist on this node' % name,
                      cause='uv needs the group to enter the shared directories', fix=self.group_fix)
             return
@@ -176,6 +177,7 @@ class Doctor(object):
             self.add('group', OK, '%s is a member of %s, and this session has the group' % (self.user, name), **details)
         elif in_db:
             self.group_fix = 'log in again (a new ssh or desktop session), or run `newgrp %s` in this shell' % name
+            self.group_reason = 'this session does not have the group %s' % name
             self.add('group', PROBLEM,
                      '%s was added to %s after this session started: this session does not have the group yet'
                      % (self.user, name),
@@ -188,6 +190,7 @@ class Doctor(object):
                      fix='ask %s to add you again if you still need the shared cache' % granter, **details)
         else:
             self.group_fix = 'ask %s to add %s to the group %s, then log in again' % (granter, self.user, name)
+            self.group_reason = 'you are not a member of the group %s' % name
             self.add('group', PROBLEM, '%s is not a member of the group %s, which the shared uv directories require'
                      % (self.user, name),
                      cause='only members of %s may enter %s' % (name, self.config.get('cache_dir') or 'them'),
@@ -544,7 +547,7 @@ class Doctor(object):
             bad.append('directories come out %s' % mode_text(probe['dir_mode']))
         if self.gid is not None and (probe['file_gid'] != self.gid or probe['dir_gid'] != self.gid):
             bad.append('they belong to group %s, not %s' % (group_name(probe['file_gid']), self.config.get('group')))
-        how = ('the default ACL of %s gives the group rw whatever your umask (%s)' % (self.cache, umask_text)
+        how = ('the default ACL of %s gives the group rw whatever your umask, %s' % (self.cache, umask_text)
                if has_acl else 'no default ACL; %s umask %s' % (probe['umask_from'], umask_text))
         if not bad:
             self.add('group_usable', OK, 'what you create in %s is usable by the group (%s)' % (self.cache, how),

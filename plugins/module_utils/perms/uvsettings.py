@@ -6,8 +6,9 @@
 uv's order (0.13): the command line, then the environment variable, then the
 configuration files.  Of the files uv reads either the one ``UV_CONFIG_FILE``
 names, or none (``UV_NO_CONFIG``), or the project's (the nearest ``uv.toml``,
-or ``pyproject.toml`` with a ``[tool.uv]`` table, from the current directory
-upwards) before the user's (``$XDG_CONFIG_HOME/uv/uv.toml``, else
+or ``pyproject.toml`` with a ``[tool.uv]`` table, upwards from the project
+root, i.e. the nearest ``pyproject.toml`` with ``[project]``, else from the
+current directory) before the user's (``$XDG_CONFIG_HOME/uv/uv.toml``, else
 ``~/.config/uv/uv.toml``) before the system's (the first
 ``$XDG_CONFIG_DIRS/*/uv/uv.toml``, else ``/etc/uv/uv.toml``).  ``uv tool``
 commands skip the project file.
@@ -102,18 +103,30 @@ def has_table(text, table):
                for m in (_TABLE.match(line) for line in text.splitlines()))
 
 
-def project_file(cwd):
-    """The project configuration uv reads from cwd: (path, table) or (None, None)."""
+def project_root(cwd):
+    """The directory uv reads project settings from: the nearest project (pyproject.toml with [project])
+    above cwd, whose own and parent files count, not those between it and cwd; else cwd itself."""
     path = os.path.abspath(cwd)
+    while True:
+        text = _read(os.path.join(path, 'pyproject.toml'))
+        if text is not None and has_table(text, 'project'):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return os.path.abspath(cwd)
+        path = parent
+
+
+def project_file(cwd):
+    """The project configuration uv reads for cwd: (path, table) or (None, None)."""
+    path = project_root(cwd)
     while True:
         candidate = os.path.join(path, 'uv.toml')
         if os.path.isfile(candidate):
             return candidate, None
-        candidate = os.path.join(path, 'pyproject.toml')
-        if os.path.isfile(candidate):
-            text = _read(candidate)
-            if text is not None and has_table(text, 'tool.uv'):
-                return candidate, 'tool.uv'
+        text = _read(os.path.join(path, 'pyproject.toml'))
+        if text is not None and has_table(text, 'tool.uv'):
+            return os.path.join(path, 'pyproject.toml'), 'tool.uv'
         parent = os.path.dirname(path)
         if parent == path:
             return None, None

@@ -53,9 +53,9 @@ def ensure_account(name, home, group=None):
         pwd.getpwnam(name)
     except KeyError:
         subprocess.check_call(['useradd', '-M', '-U', '-d', home, '-s', '/bin/sh', name])
-    subprocess.check_call(['usermod', '-d', home, name])
+    subprocess.check_call(['usermod', '-d', home, name], stderr=subprocess.DEVNULL)
     if group:
-        subprocess.check_call(['usermod', '-a', '-G', group, name])
+        subprocess.check_call(['usermod', '-a', '-G', group, name], stderr=subprocess.DEVNULL)
     os.makedirs(home, exist_ok=True)
     pw = pwd.getpwnam(name)
     os.chown(home, pw.pw_uid, pw.pw_gid)

@@ -302,7 +302,7 @@ def test_without_default_acl_the_umask_decides_and_the_wrapper_fallback_umask_fi
 def test_with_the_default_acl_a_private_umask_does_not_matter(node):
     _code, _report, checks = node.doctor(node.member, umask=0o077)
     assert checks['group_usable']['status'] == 'ok'
-    assert 'the default ACL of %s gives the group rw whatever your umask (0077)' % node.cache in \
+    assert 'the default ACL of %s gives the group rw whatever your umask, 0077' % node.cache in \
         checks['group_usable']['summary']
 
 
