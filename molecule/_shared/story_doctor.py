@@ -186,10 +186,13 @@ flock -u 9
     checks = {check["name"]: check for check in report["checks"]}
     lock = checks["cache_lock"]
     assert int(rc) == 0 and report["exit"] == 0
-    assert int(millis) < 3000, millis  # waits --lock-wait (1 s), then says so
+    # it waits --lock-wait (1 s) and says so; the whole command (login shell, python, uv) stays bounded
+    assert 1.0 <= lock["details"]["waited"] < 1.5 and report["seconds"] < 3.0, report["seconds"]
+    assert int(millis) < 6000, millis
     assert lock["status"] == "warning"
-    assert lock["summary"].startswith("the cache lock %s is busy (not broken): pid " % LOCK)
-    assert "user root" in lock["summary"] and "waited 1.0 s" in lock["summary"]
+    # the holder is named where /proc/locks shows it (not for flocks on the container's overlayfs)
+    assert lock["summary"].startswith("the cache lock %s is busy (not broken): " % LOCK)
+    assert lock["summary"].endswith("holds it exclusively; waited 1.0 s")
     assert lock["details"]["busy"] is True and "broken" not in lock["details"]
     assert "uv cache clean" in lock["cause"] and "UV_LOCK_TIMEOUT" in lock["cause"]
     # and the lock is free again for uv
