@@ -56,8 +56,8 @@ def test_a_healthy_member_gets_every_check_ok_exit_0_in_under_two_seconds(host):
         assert "default ACL" in checks["group_usable"]["summary"]
         code, seconds = timed_doctor(host, user)
         assert code == 0 and seconds < 2.0, seconds
-        note_time("%s %s: uvfleet doctor %.2f s (checks %.3f s)" % (host.backend.get_hostname(), user, seconds,
-                                                                   report["seconds"]))
+        note_time("%s %s: uvfleet doctor %.2f s (checks %.3f s)"
+                  % (host.backend.get_hostname(), user, seconds, report["seconds"]))
 
 
 def test_bob_added_while_his_session_runs_is_told_to_log_in_again_and_a_fresh_login_is_ok(host):

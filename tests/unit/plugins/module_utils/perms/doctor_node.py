@@ -128,7 +128,7 @@ class Node(object):
         return subprocess.run(
             [node_python(), '-I', SCRIPT] + list(args), user=pw.pw_uid, group=pw.pw_gid, extra_groups=groups,
             env=env if env is not None else self.env(pw), cwd=cwd or pw.pw_dir, umask=umask,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
 
     def doctor(self, pw, *args, **kwargs):
         """(exit status, report, {check name: check}) of `uvfleet doctor --json` run as pw."""
