@@ -6,6 +6,7 @@
 #   alice, bob   members of the group uvshared (alice has umask 077)
 #   carol        not a member
 #
+# It ends with what `uvfleet doctor` tells alice (all ok) and carol (not a member).
 # The container is removed at the end (keep it with UVFLEET_DEMO_KEEP=1).
 set -euo pipefail
 
@@ -115,8 +116,24 @@ row carol "uv pip install six" "uv venv -q ~/demo && uv pip install -p ~/demo si
 echo
 echo "== the shared cache, as root sees it"
 podman exec "$name" bash -c 'ls -ld /var/cache/uv; getfacl -p /var/cache/uv 2>/dev/null | grep "^default"' | sed 's/^/   /'
+
+doctor() { # doctor USER EXPECTED-EXIT: what `uvfleet doctor` tells USER (run in their login shell)
+  local rc=0
+  echo
+  echo "== uvfleet doctor, as $1 (what a member runs when uv fails; exit 0: uv works, 1: a problem blocks it)"
+  # pipefail: rc is the doctor's exit status, not sed's
+  podman exec "$name" runuser -l "$1" -c 'uvfleet doctor' | sed 's/^/   /' || rc=$?
+  echo "   (exit $rc)"
+  if [[ "$rc" != "$2" ]]; then
+    echo "   expected exit $2" >&2
+    unexpected=$((unexpected + 1))
+  fi
+}
+
 echo
 echo "done in $(( $(date +%s) - start )) s; /etc/uv/uv.toml and the uv wrapper were written by uvfleet.uv.shared"
+doctor alice 0
+doctor carol 1
 [[ "${UVFLEET_DEMO_KEEP:-0}" == 1 ]] && echo "container $name kept (podman exec -it $name bash)"
 if (( unexpected > 0 )); then
   echo "$unexpected row(s) above did not give the expected result" >&2

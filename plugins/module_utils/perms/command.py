@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 import importlib
 import sys
 
-from . import cli
 from . import nodeconfig
 
 PROG = 'uvfleet'
@@ -29,6 +28,7 @@ SUBCOMMANDS = {
     'audit': None,
     'check': None,
     'repair': None,
+    'doctor': 'doctor',
     'verify': 'verify',
 }
 ENGINE_HELP = {
@@ -53,6 +53,11 @@ def _load(name):
     return importlib.import_module('.' + SUBCOMMANDS[name], __package__)
 
 
+def _cli():
+    # imported when used: `uvfleet doctor`, run by members, does not load the engine
+    return importlib.import_module('.cli', __package__)
+
+
 def engine_argv(mode, argv, config):
     """The engine command line for ``uvfleet MODE ARGV``, defaults taken from the node config."""
     argv = list(argv)
@@ -61,7 +66,7 @@ def engine_argv(mode, argv, config):
     if '--help' in argv or '-h' in argv:
         return argv
     try:
-        parsed, _ = cli.build_parser(paths_required=False).parse_known_args(argv)
+        parsed = _cli().build_parser(paths_required=False).parse_known_args(argv)[0]
     except SystemExit:
         return argv  # a usage error: the engine's parser reports it
     if parsed.group is None and config.get('group'):
@@ -93,7 +98,7 @@ def main(argv=None):
     except nodeconfig.ConfigError as exc:
         sys.stderr.write('%s: %s\n' % (PROG, exc))
         return 2
-    return cli.main(engine_argv(name, rest, config), prog='%s %s' % (PROG, name))
+    return _cli().main(engine_argv(name, rest, config), prog='%s %s' % (PROG, name))
 
 
 if __name__ == '__main__':
