@@ -103,8 +103,8 @@ def test_root_installs_copy_nothing_is_hardlinked_from_a_cache(host, policy):
     assert tool_inodes and cache_inodes
     assert not tool_inodes & cache_inodes
     # the same file, copied: wheel's __init__.py in root's cache and in the tool venv
-    pair = ok(host.run("stat -c '%%i %%h' %s $(find %s -path '*/wheel/__init__.py' | head -n 1)",
-                       WHEEL_PKG, ROOT_CACHE)).stdout.split("\n")
+    pair = ok(host.run("stat -c '%%i %%h' %s $(find %s -path '*/wheel/__init__.py' | head -n 1)"
+                       % (WHEEL_PKG, ROOT_CACHE))).stdout.strip().split("\n")
     (ino_tool, links_tool), (ino_cache, _) = pair[0].split(), pair[1].split()
     assert ino_tool != ino_cache and links_tool == "1", pair
 
