@@ -204,6 +204,14 @@ def test_collaborative_a_tool_alice_installs_is_upgraded_by_bob(host, policy):
     ok(uv(host, "bob", "tool uninstall pycowsay"))
 
 
+def test_root_runs_a_managed_tool_but_never_a_collaborative_one(host, policy):
+    result = host.run("/usr/local/bin/wheel version")
+    if policy == "managed":
+        assert result.rc == 0 and "0.44.0" in result.stdout, explain(result)
+    else:
+        assert result.rc == 126 and "not run as root" in result.stderr, explain(result)
+
+
 # -- outsiders -----------------------------------------------------------------
 
 def test_carol_can_do_nothing_with_the_shared_dirs(host):
