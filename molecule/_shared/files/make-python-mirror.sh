@@ -18,7 +18,10 @@ entries=''
 # add ROOT: ROOT/usr/bin/python3.X and ROOT/usr/lib/python3.X become a distribution.
 add() {
   root="$1"
-  py=$(ls "$root"/usr/bin/python3.[0-9]* | grep -E '/python3\.[0-9]+$' | head -n 1)
+  py=''
+  for f in "$root"/usr/bin/python3.[0-9]*; do
+    case "${f##*/}" in python3.*[!0-9.]*) ;; *) [ -n "$py" ] || py=$f ;; esac
+  done
   mm=${py##*/python}
   ver=$("$py" -S -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
   major=${ver%%.*}; minor=${mm#*.}; patch=${ver##*.}

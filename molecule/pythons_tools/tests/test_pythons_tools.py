@@ -105,7 +105,8 @@ def test_root_installs_copy_nothing_is_hardlinked_from_a_cache(host, policy):
     # the same file, copied: wheel's __init__.py in root's cache and in the tool venv
     pair = ok(host.run("stat -c '%%i %%h' %s $(find %s -path '*/wheel/__init__.py' | head -n 1)"
                        % (WHEEL_PKG, ROOT_CACHE))).stdout.strip().split("\n")
-    (ino_tool, links_tool), (ino_cache, _) = pair[0].split(), pair[1].split()
+    ino_tool, links_tool = pair[0].split()
+    ino_cache = pair[1].split()[0]
     assert ino_tool != ino_cache and links_tool == "1", pair
 
 

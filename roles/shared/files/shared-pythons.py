@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # uvfleet.uv.shared: the Pythons the play installs into the shared Python install dir.
 #
 #   shared-pythons.py JSON
@@ -6,7 +5,7 @@
 # JSON: {"uv": "/usr/local/bin/uv", "dir": "/opt/uv/python", "record": FILE,
 #        "requests": ["3.12", ...], "prune": false, "check": false, "umask": "0027"}
 #
-# Runs as root through the uv wrapper (which sets UV_PYTHON_INSTALL_DIR and
+# Run by the role with the node's python3 (ansible.builtin.script), as root, through the uv wrapper (which sets UV_PYTHON_INSTALL_DIR and
 # UV_PYTHON_BIN_DIR). A request that an installed Python already satisfies is not
 # installed again, and nothing is downloaded for it (uv python find
 # --no-python-downloads). The record FILE lists the installation keys root
@@ -23,7 +22,7 @@ ENV = dict(os.environ, UV_PYTHON_DOWNLOADS="manual", NO_COLOR="1")
 
 def uv(conf, *args):
     return subprocess.run([conf["uv"]] + list(args), env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True)
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
 
 
 def fail(msg, result=None):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # uvfleet.uv.shared: the tools the play installs into the shared tool dir.
 #
 #   shared-tools.py JSON
@@ -7,7 +6,7 @@
 #        "umask": "0027", "managed": true,
 #        "tools": [{"name": "ruff", "spec": "ruff==0.6.9", "python": "", "with": [], "state": "present"}]}
 #
-# Runs as root through the uv wrapper (UV_TOOL_DIR, UV_TOOL_BIN_DIR, UV_PYTHON_*).
+# Run by the role with the node's python3 (ansible.builtin.script), as root, through the uv wrapper (UV_TOOL_DIR, UV_TOOL_BIN_DIR, UV_PYTHON_*).
 # Each present tool is first installed with --offline: uv answers "already
 # installed" for an unchanged entry without touching the network, and installs a
 # changed spec from the cache when it can; only what the cache lacks is fetched.
@@ -27,7 +26,7 @@ ENTRYPOINT = re.compile(r'\{\s*name\s*=\s*"([^"]+)"\s*,\s*install-path\s*=')
 
 def uv(conf, *args):
     return subprocess.run([conf["uv"]] + list(args), env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True)
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
 
 
 def fail(msg, result=None):
