@@ -69,6 +69,9 @@ def build_parser(paths_required=True, prog='uv-cache-perms'):
     parser.add_argument('--link-root', action='append', default=[], metavar='PATH', dest='link_roots',
                         help='another managed tree symlinks may point into without being symlink_outside (links '
                              'between the managed roots); repeatable')
+    parser.add_argument('--read-path', action='append', default=[], metavar='PATH', dest='read_paths',
+                        help='a further tree checked with --group-access read in the same run (the shared role\'s '
+                             'managed Python and tool dirs); repeatable')
     parser.add_argument('--max-samples', type=int, default=20, metavar='N', help='samples in the report (default 20)')
     parser.add_argument('--check-file-acls', action='store_true',
                         help='kept for compatibility: the access ACL of every regular file is now always read where '
@@ -98,7 +101,8 @@ def main(argv=None, prog='uv-cache-perms'):
                             others=args.others, group_access=args.group_access, acl=args.acl,
                             exclude=args.exclude, max_samples=args.max_samples,
                             check_file_acls=args.check_file_acls, jobs=args.jobs, acl_allow=args.acl_allow,
-                            exclude_locks=args.exclude_locks, link_roots=args.link_roots)
+                            exclude_locks=args.exclude_locks, link_roots=args.link_roots,
+                            read_paths=args.read_paths)
     except engine.PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, exc))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')

@@ -76,8 +76,11 @@ def engine_argv(mode, argv, config):
         argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))
         argv.extend('--exclude-lock=' + pattern for pattern in config.get('exclude_locks', []))
         argv.extend('--link-root=' + path for path in config['managed_dirs'])
+        # the Python and tool dirs of the `managed` policy: root's, group read-only
+        read_only = [path for path in config['managed_dirs'] if path in config.get('read_only_dirs', [])]
+        argv.extend('--read-path=' + path for path in read_only)
         argv.append('--')
-        argv.extend(config['managed_dirs'])
+        argv.extend(path for path in config['managed_dirs'] if path not in read_only)
     return argv
 
 

@@ -1034,8 +1034,11 @@ def _flush_std():
 
 def run(paths, group, repair=True, dry_run=False, others='none', group_access='write', acl='auto', exclude=(),
         max_samples=20, max_diff=1000, is_member=None, check_file_acls=False, max_depth=W.DEFAULT_MAX_DEPTH,
-        jobs=1, acl_allow=(), exclude_locks=(), link_roots=()):
+        jobs=1, acl_allow=(), exclude_locks=(), link_roots=(), read_paths=()):
     """Audit (repair=False), check (repair=True, dry_run=True) or repair a list of trees.
+
+    ``read_paths``: further trees checked in the same run with ``group_access='read'``
+    (the shared role's ``managed`` Python and tool dirs beside its group-writable cache).
 
     ``group``: name or numeric GID of an existing group (see ``resolve_group``).
     ``is_member``: callable uid -> bool, or a set of uids, deciding whether a
@@ -1060,10 +1063,13 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
     allow_users, allow_groups = parse_acl_allow(acl_allow)
     if isinstance(paths, str):
         paths = [paths]
+    if isinstance(read_paths, str):
+        read_paths = [read_paths]
+    paths, read_paths = list(paths), list(read_paths)
     opened = []
     links = []
     try:
-        for path in paths:
+        for path in paths + read_paths:
             opened.append(open_root(path))
         if not opened:
             raise RefusedRoot('no path given: pass the shared tree, e.g. /var/cache/uv')
@@ -1075,18 +1081,25 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
             members = frozenset(is_member)
             is_member = members.__contains__
         member = is_member
-        policy = Policy(gid, others=others, group_access=group_access, acl=acl,
-                        user_allowed=lambda uid: uid in allow_users or member(uid), groups_allowed=allow_groups)
         links, notes = _open_link_roots(link_roots)
         report = R.Report(max_samples=max_samples, max_diff=max_diff)
         report.notes.extend(notes)
-        runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
-        runner.max_depth = max_depth
-        runner.jobs = jobs
-        runner.link_roots = links
-        runner.lock_match = W.compile_excludes(exclude_locks)
-        for root, fd, _st in opened:
-            runner.walk_root(root, fd)
+
+        def runner_for(access):
+            policy = Policy(gid, others=others, group_access=access, acl=acl,
+                            user_allowed=lambda uid: uid in allow_users or member(uid), groups_allowed=allow_groups)
+            runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
+            runner.max_depth = max_depth
+            runner.jobs = jobs
+            runner.link_roots = links
+            runner.lock_match = W.compile_excludes(exclude_locks)
+            return runner
+
+        runners = {'main': runner_for(group_access)}
+        if read_paths:
+            runners['read'] = runner_for('read')
+        for index, (root, fd, _st) in enumerate(opened):
+            runners['main' if index < len(paths) else 'read'].walk_root(root, fd)
     finally:
         for item in opened + links:
             os.close(item[1])

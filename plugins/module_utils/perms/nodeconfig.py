@@ -11,6 +11,8 @@ read it, the doctor needs it; it holds no secret).  Keys (all optional):
     managed_dirs     the directories the role manages on this node (empty where
                      another node manages a shared file system)
     exclude          the role's exclusion globs (uv_shared_check_exclude)
+    read_only_dirs   the managed dirs of the `managed` policy (group read-only)
+    python_policy, tool_policy   managed | collaborative
     exclude_locks    globs of uv's lock files (left alone when regular files of uv's mode)
     acl              auto | required | off;  fallback  true where the umask
                      fallback is active;  fallback_umask

@@ -2,8 +2,10 @@
 # uvfleet.uv.shared: probe the file system of each shared directory and give the
 # directories that take POSIX ACLs their default ACL, in one pass.
 #
-#   shared-dirs.sh [--check] auto|required|off DIR...
+#   shared-dirs.sh [--check] auto|required|off DIR[:read]...
 #
+# DIR:read is a directory the group only reads (a managed Python or tool dir):
+# its default ACL gives the group and the mask r-x instead of rwx.
 # Prints one JSON object with lists of directories:
 #   acl       default ACLs can be set here        no_acl   they cannot
 #   reflink   cp --reflink=always works here      missing  the directory does not exist (check mode)
@@ -21,11 +23,18 @@ add() { # add LISTNAME DIR
   if [ -n "$cur" ]; then cur="$cur, "; fi
   eval "$1=\"\$cur\\\"\$2\\\"\""
 }
-want='user::rwx
+want_rw='user::rwx
 group::rwx
 mask::rwx
 other::---'
-for dir in "$@"; do
+want_ro='user::rwx
+group::r-x
+mask::r-x
+other::---'
+for arg in "$@"; do
+  dir=${arg%:read}
+  want=$want_rw
+  [ "$dir" = "$arg" ] || want=$want_ro
   if [ ! -d "$dir" ]; then
     add missing "$dir"
     continue
@@ -37,7 +46,8 @@ for dir in "$@"; do
     if [ "$have" != "$want" ]; then
       add changed "$dir"
       if [ "$check" = 0 ]; then
-        setfacl -d -m u::rwx,g::rwx,m::rwx,o::--- "$dir" || { rm -rf "$tmp"; exit 1; }
+        g=$(echo "$want" | sed -n 's/^group:://p')
+        setfacl -d -m "u::rwx,g::$g,m::$g,o::---" "$dir" || { rm -rf "$tmp"; exit 1; }
       fi
     fi
   elif [ "$mode" != off ]; then

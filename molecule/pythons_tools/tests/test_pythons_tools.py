@@ -1,0 +1,223 @@
+"""Pythons and tools the play installs for everyone, under both policies.
+
+Debian 12 runs the managed policy, Debian 13 the collaborative one (``policy``
+fixture, from /srv/test-policy). Every user acts through a real login shell.
+"""
+import json
+
+import pytest
+
+from uvfleet_story import BIN_DIR, CACHE, GROUP, PYTHON_DIR, TOOL_DIR, as_user, explain, ok, uv
+
+ROOT_CACHE = "/var/lib/uvfleet/uv-cache"
+MANAGED = [PYTHON_DIR, TOOL_DIR, BIN_DIR]
+WHEEL_PKG = TOOL_DIR + "/wheel/lib/python*/site-packages/wheel/__init__.py"
+
+
+def only(policy, wanted):
+    if policy != wanted:
+        pytest.skip("%s policy only" % wanted)
+
+
+def digest(host, paths=("/opt/uv",)):
+    return ok(host.run("find %s -printf '%%p %%i %%s %%m %%u %%g %%T@\\n' | sort | sha256sum" % " ".join(paths))).stdout
+
+
+def native(host):
+    return ok(host.run("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'")).stdout.strip()
+
+
+def fails_with_permission_error(result):
+    assert result.rc != 0, explain(result)
+    assert "Permission denied" in result.stderr + result.stdout, explain(result)
+
+
+# -- the second converge -------------------------------------------------------
+
+def test_the_second_converge_changed_and_downloaded_nothing(host):
+    digests = host.file("/root/converge-digests").content_string.split()
+    assert len(digests) >= 2, digests
+    assert digests[-1] == digests[-2], "the idempotence run changed /opt/uv, a cache or a wrapper"
+
+
+# -- what root installed -------------------------------------------------------
+
+def test_root_upgraded_wheel_and_everyone_in_the_group_runs_it(host):
+    assert "0.43.0" in host.file("/root/lastweek-wheel.txt").content_string
+    for user in ("alice", "bob"):
+        assert "0.44.0" in ok(as_user(host, user, "wheel version")).stdout
+
+
+def test_the_tools_are_reachable_wherever_uv_is(host):
+    assert "0.44.0" in ok(host.run("sudo -u bob wheel version")).stdout
+    assert "0.44.0" in ok(as_user(host, "alice", "ssh -n -o BatchMode=yes localhost wheel version")).stdout
+    assert "0.44.0" in ok(host.run("systemd-run -q --wait --pipe --uid=bob wheel version")).stdout
+    assert "0.44.0" in ok(as_user(host, "bob", "env -i /usr/local/bin/wheel version")).stdout
+
+
+def test_pythons_root_no_longer_lists_are_pruned_only_when_managed(host, policy):
+    lastweek = host.file("/root/lastweek-pythons.txt").content_string
+    now = ok(host.run("ls %s", PYTHON_DIR)).stdout
+    assert "cpython-3.9.2-linux-x86_64-gnu" in lastweek
+    if policy == "managed":
+        assert "cpython-%s" % native(host) in now
+        assert "cpython-3.9" not in now, now
+        assert not host.file("/opt/uv/tools/pyflakes").exists
+        assert not host.file("/usr/local/bin/pyflakes").exists
+    else:
+        assert "cpython-3.9.2-linux-x86_64-gnu" in now
+        ok(as_user(host, "bob", "pyflakes --version"))
+
+
+def test_alices_venv_on_a_shared_interpreter_still_works(host):
+    prefix = ok(as_user(host, "alice", "~/on-shared/bin/python -c 'import sys, json; print(sys.base_prefix)'")).stdout
+    assert prefix.startswith(PYTHON_DIR), prefix
+
+
+def test_the_self_check_audit_is_clean(ansible_host, policy):
+    access = "read" if policy == "managed" else "write"
+    for paths, tolerated in (([PYTHON_DIR], set()), ([TOOL_DIR, BIN_DIR], {"symlink_outside"})):
+        result = ansible_host.ansible(
+            "uvfleet.uv.cache_perms",
+            json.dumps({"path": paths, "group": GROUP, "repair": False, "acl": "required", "group_access": access,
+                        "exclude": [] if policy == "managed" else ["*.lock"]}),
+            check=True, become=True)
+        assert set(result["remaining"]) <= tolerated, result
+
+
+# -- managed -------------------------------------------------------------------
+
+def test_managed_dirs_belong_to_root_and_the_group_only_reads(host, policy):
+    only(policy, "managed")
+    bad = ok(host.run("find %s ! -type l \\( ! -user root -o ! -group %s -o -perm /0027 \\) -printf '%%p %%u %%m\\n'"
+                      % (" ".join(MANAGED), GROUP))).stdout
+    # group r-x at most, nothing for others, no group or other write anywhere
+    assert bad == "", bad
+
+
+def test_root_installs_copy_nothing_is_hardlinked_from_a_cache(host, policy):
+    only(policy, "managed")
+    assert ok(host.run("find /opt/uv -type f -links +1")).stdout == ""
+    tool_inodes = set(ok(host.run("find %s %s -type f -printf '%%i\\n'", TOOL_DIR, PYTHON_DIR)).stdout.split())
+    cache_inodes = set(ok(host.run("find %s %s -type f -printf '%%i\\n'", CACHE, ROOT_CACHE)).stdout.split())
+    assert tool_inodes and cache_inodes
+    assert not tool_inodes & cache_inodes
+    # the same file, copied: wheel's __init__.py in root's cache and in the tool venv
+    pair = ok(host.run("stat -c '%%i %%h' %s $(find %s -path '*/wheel/__init__.py' | head -n 1)"
+                       % (WHEEL_PKG, ROOT_CACHE))).stdout.strip().split("\n")
+    ino_tool, links_tool = pair[0].split()
+    ino_cache = pair[1].split()[0]
+    assert ino_tool != ino_cache and links_tool == "1", pair
+
+
+def test_managed_tool_venvs_run_on_a_root_owned_interpreter(host, policy):
+    only(policy, "managed")
+    for tool in ok(host.run("ls %s", TOOL_DIR)).stdout.split():
+        if not host.file("%s/%s/bin/python" % (TOOL_DIR, tool)).exists:
+            continue
+        real = ok(host.run("realpath %s/%s/bin/python", TOOL_DIR, tool)).stdout.strip()
+        assert real.startswith(PYTHON_DIR + "/"), real
+        assert ok(host.run("stat -c %%U %s", real)).stdout.strip() == "root"
+
+
+def test_members_running_managed_code_write_no_bytecode(host, policy):
+    only(policy, "managed")
+    before = digest(host)
+    ok(as_user(host, "bob", "wheel version && wheel --help >/dev/null"))
+    ok(as_user(host, "alice", "%s/python%s -c 'import json, email.mime.text, xml.dom.minidom'" % (BIN_DIR, native(host))))
+    # even asked to, a member cannot write bytecode there: no directory is theirs to write
+    result = as_user(host, "alice", "python3 -c \"import py_compile, glob; "
+                     "py_compile.compile(glob.glob('%s')[0], doraise=True)\"" % WHEEL_PKG)
+    assert result.rc != 0 and "Permission denied" in result.stderr, explain(result)
+    assert digest(host) == before
+
+
+def test_a_member_cannot_install_into_managed_dirs_and_nothing_changes(host, policy):
+    only(policy, "managed")
+    before = digest(host)
+    fails_with_permission_error(uv(host, "alice", "python install 3.9"))
+    fails_with_permission_error(uv(host, "bob", "tool install pycowsay"))
+    fails_with_permission_error(uv(host, "bob", "tool uninstall wheel"))
+    assert digest(host) == before
+
+
+def test_alices_tampering_with_a_managed_tool_fails_and_bob_still_runs_it(host, policy):
+    only(policy, "managed")
+    before = digest(host)
+    interpreter = ok(host.run("realpath %s/wheel/bin/python", TOOL_DIR)).stdout.strip()
+    for attempt in (
+        "echo 'import os' >> $(ls %s)" % WHEEL_PKG,
+        "echo x >> %s/wheel/bin/wheel" % TOOL_DIR,
+        "chmod 0777 %s/wheel/bin/wheel" % TOOL_DIR,
+        "mv %s/wheel %s/wheel.old" % (TOOL_DIR, TOOL_DIR),
+        "ln -sfn /tmp/evil %s/wheel" % BIN_DIR,
+        "echo x >> %s" % interpreter,
+        "chmod 0777 %s" % interpreter,
+        "touch %s/wheel/lib/evil.pth" % TOOL_DIR,
+        "setfacl -m u:alice:rwx %s/wheel/bin/wheel" % TOOL_DIR,
+    ):
+        result = as_user(host, "alice", attempt)
+        assert result.rc != 0, (attempt, explain(result))
+    assert digest(host) == before
+    assert "0.44.0" in ok(as_user(host, "bob", "wheel version")).stdout
+
+
+def test_a_collaborative_past_is_converted_not_deleted(host, policy):
+    only(policy, "managed")
+    notes = host.file("/opt/uv/tools/alice-notes/README")
+    assert notes.content_string == "left by alice\n"
+    assert notes.user == "root" and notes.group == GROUP and notes.mode == 0o640
+    assert as_user(host, "alice", "echo x >> /opt/uv/tools/alice-notes/README").rc != 0
+
+
+def test_what_a_member_does_instead_works(host, policy):
+    only(policy, "managed")
+    own = "UV_PYTHON_INSTALL_DIR=~/.local/share/uv/python UV_PYTHON_BIN_DIR=~/.local/bin"
+    ok(as_user(host, "alice", "%s uv python install 3.9" % own))
+    ok(as_user(host, "alice", "UV_TOOL_DIR=~/.local/share/uv/tools UV_TOOL_BIN_DIR=~/.local/bin "
+                              "uv tool install pycowsay && ~/.local/bin/pycowsay hi"))
+    # the shared interpreters stay usable next to her own
+    ok(as_user(host, "alice", "uv venv -q --clear --managed-python -p %s ~/still-shared" % native(host)))
+
+
+# -- collaborative (uv#8032) ----------------------------------------------------
+
+def test_collaborative_root_alice_and_bob_share_the_python_dir(host, policy):
+    only(policy, "collaborative")
+    version = native(host)
+    assert host.file(PYTHON_DIR + "/cpython-3.9.2-linux-x86_64-gnu").user == "root"
+    result = ok(uv(host, "alice", "python install %s" % version))
+    assert "Installed Python" in result.stderr, explain(result)
+    assert "Permission denied" not in result.stderr
+    result = ok(uv(host, "bob", "python uninstall %s" % version))
+    assert "Uninstalled" in result.stderr, explain(result)
+    assert host.file(PYTHON_DIR + "/cpython-3.9.2-linux-x86_64-gnu").exists
+    ok(as_user(host, "alice", "~/on-shared/bin/python -c 'import json'"))
+
+
+def test_collaborative_a_tool_alice_installs_is_upgraded_by_bob(host, policy):
+    only(policy, "collaborative")
+    ok(uv(host, "alice", "tool install pycowsay==0.0.0.1"))
+    assert host.file(TOOL_DIR + "/pycowsay").user == "alice"
+    result = ok(uv(host, "bob", "tool install pycowsay==0.0.0.2"))
+    assert "pycowsay==0.0.0.2" in result.stderr, explain(result)
+    ok(as_user(host, "alice", "pycowsay moo"))
+    ok(uv(host, "bob", "tool uninstall pycowsay"))
+
+
+def test_root_runs_a_managed_tool_but_never_a_collaborative_one(host, policy):
+    result = host.run("/usr/local/bin/wheel version")
+    if policy == "managed":
+        assert result.rc == 0 and "0.44.0" in result.stdout, explain(result)
+    else:
+        assert result.rc == 126 and "not run as root" in result.stderr, explain(result)
+
+
+# -- outsiders -----------------------------------------------------------------
+
+def test_carol_can_do_nothing_with_the_shared_dirs(host):
+    before = digest(host)
+    for attempt in ("wheel version", "ls /opt/uv/python", "ls /opt/uv/tools", "uv python install 3.9",
+                    "uv tool install pycowsay", "python3 -c 'open(\"/opt/uv/bin/wheel\")'"):
+        assert as_user(host, "carol", attempt).rc != 0, attempt
+    assert digest(host) == before
