@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     'audit': None,
     'check': None,
     'repair': None,
+    'maintain': 'maintain',
 }
 ENGINE_HELP = {
     'audit': 'report what is wrong in the shared directories, change nothing',
