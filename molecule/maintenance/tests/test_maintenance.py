@@ -15,7 +15,8 @@ from uvfleet_story import BIN_DIR, CACHE, PYTHON_DIR, SHARED_DIRS, TOOL_DIR, as_
 UNIT = "uvfleet-maintain"
 METRICS = "/var/lib/prometheus/node-exporter/uvfleet.prom"
 DAMAGE = os.path.join(os.path.dirname(__file__), "..", "files", "damage.py")
-REPORT = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "maintenance-report.txt")
+# Molecule prunes its ephemeral directory at the end: the report goes to the checkout's build/.
+REPORT = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "/tmp"), "build", "maintenance-report.txt")
 LOCK_TIMEOUT = 10
 # with explicit paths the node command takes no exclusions from the config: uv's 0666 locks
 AUDIT = "uvfleet audit --compact '--exclude=*.lock' -- "
