@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
 
 # Scenarios in the order `make test` runs them; override: make molecule SCENARIOS=install
-SCENARIOS ?= install repair default no_acl cluster clone content pythons_tools
+SCENARIOS ?= install repair default no_acl cluster clone content pythons_tools maintenance
 IMAGES ?= 11 12 13
 
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench docsite strategies

@@ -72,3 +72,20 @@ def test_the_cache_perms_audit_is_clean(ansible_host):
         return  # the shared file system is audited once, from node1
     strict = story.audit(ansible_host, ["/shared/uv/cache", "/shared/uv/python"], acl="required")
     assert strict["remaining"] == {}, strict
+
+
+def test_the_maintenance_job_is_scheduled_on_exactly_one_node(node1, node2):
+    unit = "/etc/systemd/system/uvfleet-maintain.%s"
+    assert [n.run("systemctl is-active uvfleet-maintain.timer").stdout.strip() for n in (node1, node2)] == \
+        ["active", "inactive"]
+    assert node1.file(unit % "service").exists and node1.file(unit % "timer").exists
+    assert not node2.file(unit % "service").exists and not node2.file(unit % "timer").exists
+    # it runs on node1 over the shared volume and reports there; node2 has nothing to report
+    ok(node1.run("systemctl start uvfleet-maintain.service"))
+    summary = ok(node1.run("journalctl -u uvfleet-maintain.service -o cat --no-pager | tail -n 1")).stdout
+    assert summary.startswith("uvfleet maintain: ok") and "/shared/uv/cache" in summary, summary
+    prom = "/var/lib/prometheus/node-exporter/uvfleet.prom"
+    assert 'uvfleet_perms_repair_success{dir="/shared/uv/cache"} 1' in node1.file(prom).content_string
+    assert not node2.file(prom).exists
+    nothing = ok(node2.run("uvfleet maintain"))
+    assert "nothing to do" in nothing.stdout

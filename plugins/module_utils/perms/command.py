@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     'repair': None,
     'doctor': 'doctor',
     'verify': 'verify',
+    'maintain': 'maintain',
 }
 ENGINE_HELP = {
     'audit': 'report what is wrong in the shared directories, change nothing',

@@ -207,6 +207,37 @@ class Policy(object):
         return tuple(kinds), expected
 
 
+def closed_to_others(st, access):
+    """A directory others cannot search: no ``x`` for others, no named ACL entry (access: entries or None)."""
+    return not st.st_mode & 0o001 and not (access and aclmod.has_named(access))
+
+
+def others_x_grants_nothing(st, root_closed):
+    """True when others' ``x`` on this regular file is what uv does on purpose and grants nothing.
+
+    uv makes every file it unpacks or generates executable with ``mode | 0o111``
+    (console scripts, compiled extensions), whatever the umask or the default
+    ACL says, so normal use leaves others' ``x`` on such files.  That bit grants
+    others nothing when, and only when, they cannot reach the file:
+
+    * ``root_closed``: the root of the walk denies others search (no ``x`` for
+      others, no named ACL entry): no path below it resolves for others;
+    * a regular file with one link (``st_nlink == 1``): no other name of it
+      can sit in a directory others can search;
+    * others have exactly ``x`` (no ``r``, no ``w``) and the owner has ``x``
+      too: the shape of ``mode | 0o111``, nothing more;
+    * no setuid/setgid bit: those are findings of their own, and ``x`` for
+      others on such a file would be a privilege if it ever became reachable.
+
+    Directories never qualify: a directory open to others is the door that
+    would make everything below it reachable.  Only meaningful with
+    ``others='none'`` (``others='read'`` allows ``x`` where the owner has it).
+    """
+    perm = st.st_mode & 0o7777
+    return bool(root_closed and stat.S_ISREG(st.st_mode) and st.st_nlink == 1
+                and perm & 0o007 == 0o001 and perm & 0o100 and not perm & _SUID_SGID)
+
+
 def mode_text(perm, is_dir=False):
     """``0640 (rw-r-----)``-style text for samples."""
     chars = []
