@@ -60,7 +60,7 @@ def engine_argv(mode, argv, config):
     if '--help' in argv or '-h' in argv:
         return argv
     try:
-        parsed, _ = cli.build_parser(paths_required=False).parse_known_args(argv)
+        parsed = cli.build_parser(paths_required=False).parse_known_args(argv)[0]
     except SystemExit:
         return argv  # a usage error: the engine's parser reports it
     if parsed.group is None and config.get('group'):

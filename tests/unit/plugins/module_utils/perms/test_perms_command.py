@@ -46,11 +46,11 @@ def test_audit_check_repair_take_the_group_and_directories_of_the_node(base, con
     f = make_file(os.path.join(base, 'f'), mode=0o600)
     make_file(os.path.join(base, 'uv.lock'), mode=0o666)
     config({'group': str(GID), 'managed_dirs': [base], 'exclude': ['uv.lock']})
-    code, report, _ = run(capsys, 'audit')
+    code, report, _err = run(capsys, 'audit')
     assert code == 0 and report['mode'] == 'audit' and report['findings'] == {'group_perms': 1}
-    code, report, _ = run(capsys, 'check')
+    code, report, _err = run(capsys, 'check')
     assert report['would_fix'] == {'group_perms': 1} and mode_of(f) == 0o600
-    code, report, _ = run(capsys, 'repair', '--fail-on-findings')
+    code, report, _err = run(capsys, 'repair', '--fail-on-findings')
     assert code == 0 and report['fixed'] == {'group_perms': 1} and mode_of(f) == 0o660
     assert mode_of(os.path.join(base, 'uv.lock')) == 0o666
 
@@ -60,12 +60,12 @@ def test_explicit_paths_and_group_beat_the_configuration(base, tmp_path, config,
     other = str(tmp_path / 'other')
     os.mkdir(other)
     config({'group': 'no-such-group-uvfleet', 'managed_dirs': [other]})
-    code, report, _ = run(capsys, 'audit', '-g', str(GID), base)
+    code, report, _err = run(capsys, 'audit', '-g', str(GID), base)
     assert code == 0 and report['paths'] == [base]
 
 
 def test_without_configuration_the_engine_asks_for_group_and_path(config, capsys):
-    code, _, err = run(capsys, 'audit')
+    code, _report, err = run(capsys, 'audit')
     assert code == 2 and 'PATH' in err
 
 
@@ -81,7 +81,7 @@ def test_a_configuration_root_cannot_trust_is_refused(base, tmp_path, config, ca
     else:
         with open(path, 'w') as handle:
             handle.write('{"group": ')
-    code, _, err = run(capsys, 'repair')
+    code, _report, err = run(capsys, 'repair')
     assert code == 2 and nodeconfig.DEFAULT_PATH in err
 
 
@@ -123,6 +123,6 @@ def test_bin_uvfleet_never_imports_from_the_current_directory(base, tmp_path):
     (prefix / 'bin').mkdir(parents=True)
     shutil.copy(SCRIPT, str(prefix / 'bin' / 'uvfleet'))
     proc = subprocess.run([sys.executable, str(prefix / 'bin' / 'uvfleet'), 'audit', '-g', str(GID), base],
-                          env=_env(), cwd=str(planted), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          env=_env(), cwd=str(planted), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert proc.returncode == 2
     assert b'poisoned' not in proc.stderr and b'cannot find its library' in proc.stderr
