@@ -1,6 +1,9 @@
 # uvfleet.uv developer entry points. Run as root on Debian 12 (see README.md).
 #   make demo   converge the site playbook on a throwaway container, show the result
-#   make test   everything CI runs: lint, sanity, unit tests, every Molecule scenario
+#   make test   everything CI runs: lint, galaxy-importer, sanity, unit tests, the
+#               oldest and newest ansible-core of the matrix, every Molecule scenario
+#   make matrix ansible-test sanity + units on every ansible-core the README claims
+#   make release cut the release of the version in galaxy.yml (docs/development.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 REPO := $(abspath .)
@@ -16,10 +19,15 @@ export PYTHONPATH := $(COLLECTIONS)
 SCENARIOS ?= install repair default no_acl cluster clone
 IMAGES ?= 11 12 13
 
-.PHONY: all test host venv layout images lint sanity units molecule demo clean bench
+.PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
+	importer release-check matrix matrix-quick python-floor release
 all: test
 
-test: lint sanity units molecule demo
+# ansible-core series of requirements-matrix.txt that `make test` runs (the oldest and
+# the newest; `make matrix` runs them all, and .ci/run runs `make matrix` too).
+MATRIX_QUICK ?= 2.16 2.21
+
+test: lint importer release-check sanity units matrix-quick python-floor molecule demo
 
 host:
 	bash tests/setup-host.sh
@@ -44,10 +52,33 @@ lint: venv layout
 	antsibull-changelog lint
 
 sanity: venv
-	bash tests/sanity/run.sh
+	bash tests/sanity/run.sh sanity
 
 units: venv layout
 	python -m pytest tests/unit -q -p no:cacheprovider
+
+# The built tarball through galaxy-importer, offline (tests/sanity/importer.sh).
+importer: venv
+	bash tests/sanity/importer.sh
+
+# ansible-test sanity + units, one venv per ansible-core series (requirements-matrix.txt).
+matrix: venv layout
+	bash tests/sanity/matrix.sh $(MATRIX)
+
+matrix-quick: venv layout
+	bash tests/sanity/matrix.sh $(MATRIX_QUICK)
+
+# The module below, at and above its Python floor, on real interpreters.
+python-floor: venv layout
+	bash tests/sanity/python_floor.sh
+
+# `make release` cut on a scratch copy and checked, the checkout untouched.
+release-check: venv layout
+	bash tests/sanity/release_check.sh
+
+# Fold the changelog fragments into CHANGELOG.md for the version in galaxy.yml.
+release: venv
+	ANTSIBULL_CHANGELOG=$(VENV)/bin/antsibull-changelog bash changelogs/release.sh
 
 molecule: venv layout images
 	@passed=0; failed=0; failures=""; \
