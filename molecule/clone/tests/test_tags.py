@@ -5,6 +5,7 @@ back; the cache directory's mode changed: the directories phase puts it back), t
 `uvfleet.uv.site` runs with `--tags uv_shared_config` and then `--tags uv_shared_dirs`,
 as an admin would, with Molecule's inventory; the JSON callback lists the tasks that ran.
 """
+import configparser
 import json
 import os
 import subprocess
@@ -28,7 +29,15 @@ PHASE_TASKS = {
 def site(tag):
     """Run uvfleet.uv.site with one tag; return {task name: changed} of the tasks that ran."""
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="")
+    # Molecule's ansible.cfg, without its extra callbacks (they print into the JSON).
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(os.environ["ANSIBLE_CONFIG"])
+    cfg.remove_option("defaults", "callbacks_enabled")
+    cfg_path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible-tags-test.cfg")
+    with open(cfg_path, "w") as handle:
+        cfg.write(handle)
+    env = dict(os.environ, ANSIBLE_CONFIG=cfg_path, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     proc = subprocess.run(["ansible-playbook", "-i", inventory, "uvfleet.uv.site", "--tags", tag],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False)
     assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-2000:]
