@@ -46,7 +46,8 @@ def site(tag):
         for task in play["tasks"]:
             results = [r for r in task["hosts"].values() if not r.get("skipped")]
             if results:
-                ran[task["task"]["name"]] = any(r.get("changed") for r in results)
+                # the JSON callback names a role task "ROLE : NAME"
+                ran[task["task"]["name"].split(" : ", 1)[-1]] = any(r.get("changed") for r in results)
     return ran
 
 
