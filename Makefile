@@ -1,6 +1,9 @@
 # uvfleet.uv developer entry points. Run as root on Debian 12 (see README.md).
 #   make demo   converge the site playbook on a throwaway container, show the result
-#   make test   everything CI runs: lint, sanity, unit tests, every Molecule scenario
+#   make test   everything CI runs: lint, galaxy-importer, sanity, unit tests, the
+#               oldest and newest ansible-core of the matrix, every Molecule scenario
+#   make matrix ansible-test sanity + units on every ansible-core the README claims
+#   make release cut the release of the version in galaxy.yml (docs/development.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 REPO := $(abspath .)
@@ -16,10 +19,18 @@ export PYTHONPATH := $(COLLECTIONS)
 SCENARIOS ?= install repair default no_acl cluster clone content pythons_tools maintenance
 IMAGES ?= 11 12 13
 
-.PHONY: all test host venv layout images lint sanity units molecule demo clean bench docsite strategies
+.PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
+	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies
 all: test
 
-test: lint sanity units docsite molecule demo
+# ansible-core series of requirements-matrix.txt. `make test` runs the oldest and the
+# newest (MATRIX_QUICK); `make matrix` runs them all; .ci/run runs `make test` and then
+# `make matrix-rest` (the others): the whole matrix costs about 8-13 minutes.
+MATRIX_ALL := $(shell awk '$$1 ~ /^core-/ {sub(/^core-/, "", $$1); print $$1}' requirements-matrix.txt)
+MATRIX_QUICK ?= 2.16 2.21
+MATRIX ?= $(MATRIX_ALL)
+
+test: lint importer release-check sanity units matrix-quick python-floor docsite molecule demo
 
 host:
 	bash tests/setup-host.sh
@@ -44,10 +55,36 @@ lint: venv layout
 	antsibull-changelog lint
 
 sanity: venv
-	bash tests/sanity/run.sh
+	bash tests/sanity/run.sh sanity
 
 units: venv layout
 	python -m pytest tests/unit -q -p no:cacheprovider
+
+# The built tarball through galaxy-importer, offline (tests/sanity/importer.sh).
+importer: venv
+	bash tests/sanity/importer.sh
+
+# ansible-test sanity + units, one venv per ansible-core series (requirements-matrix.txt).
+matrix: venv layout
+	bash tests/sanity/matrix.sh $(MATRIX)
+
+matrix-quick: venv layout
+	bash tests/sanity/matrix.sh $(MATRIX_QUICK)
+
+matrix-rest: venv layout
+	bash tests/sanity/matrix.sh $(filter-out $(MATRIX_QUICK),$(MATRIX_ALL))
+
+# The module below, at and above its Python floor, on real interpreters.
+python-floor: venv layout
+	bash tests/sanity/python_floor.sh
+
+# `make release` cut on a scratch copy and checked, the checkout untouched.
+release-check: venv layout
+	bash tests/sanity/release_check.sh
+
+# Fold the changelog fragments into CHANGELOG.md for the version in galaxy.yml.
+release: venv
+	ANTSIBULL_CHANGELOG=$(VENV)/bin/antsibull-changelog bash changelogs/release.sh
 
 molecule: venv layout images
 	@passed=0; failed=0; failures=""; \

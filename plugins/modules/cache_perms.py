@@ -45,21 +45,24 @@ description:
     from a systemd timer on the nodes); it prints the same report as JSON.
 author:
   - uvfleet maintainers (@uvfleet)
+requirements:
+  - Python 3.7 or newer on the managed node (standard library only); on an older Python the module fails
+    with a message naming the version found.
+  - Linux (POSIX ACLs as C(system.posix_acl_*) extended attributes).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - With O(repair=true), check mode only audits and reports C(changed=true) if a repair would change something.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Lists the changed entries (mode, group and default ACL before and after), at most 1000 lines.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
+    platforms: linux
 options:
   path:
     description:
@@ -337,12 +340,20 @@ duration:
   sample: 1.52
 '''
 
+import sys
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, run
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
     ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES,
 )
+
+# The managed node's Python floor (also in DOCUMENTATION requirements and the README):
+# the walk opens directories with os.scandir(fd), new in 3.7. Below it the engine is not
+# even imported (Python 2 cannot compile it), and main() fails with a clear message.
+PYTHON_FLOOR = (3, 7)
+if sys.version_info >= PYTHON_FLOOR:
+    from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, run
 
 
 def main():
@@ -364,6 +375,11 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if sys.version_info < PYTHON_FLOOR:
+        floor = '.'.join(map(str, PYTHON_FLOOR))
+        module.fail_json(msg='cache_perms needs Python %s or newer on the managed node, found Python %s (%s); '
+                             'point ansible_python_interpreter at a python3 of %s or newer'
+                             % (floor, '.'.join(map(str, sys.version_info[:3])), sys.executable, floor))
     params = module.params
     if params['max_samples'] < 0:
         module.fail_json(msg='max_samples must be 0 or more, got %d' % params['max_samples'])

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Run `ansible-test sanity` on a copy of the collection laid out as
-# ansible_collections/uvfleet/uv (ansible-test insists on that path).
-#   tests/sanity/run.sh [extra ansible-test arguments]
+# Run `ansible-test sanity` or `ansible-test units` on a copy of the collection laid out
+# as ansible_collections/uvfleet/uv (ansible-test insists on that path).
+#   tests/sanity/run.sh [sanity|units] [extra ansible-test arguments]
+# VENV (default .venv) is the venv whose ansible-test runs; PYTHON_VERSION (default: that
+# venv's Python) the Python the tests run on, in venvs ansible-test makes (--venv).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-venv="${VENV:-$repo/.venv}"
+command=sanity
+if [[ "${1:-}" == sanity || "${1:-}" == units ]]; then command="$1"; shift; fi
+venv="$(cd "${VENV:-$repo/.venv}" && pwd)"
 python="$venv/bin/python"
-dest="$repo/build/sanity/ansible_collections/uvfleet/uv"
+version="${PYTHON_VERSION:-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}"
+core="$("$python" -c 'import ansible; print(ansible.__version__)')"
+dest="$repo/build/ansible-test/$core/ansible_collections/uvfleet/uv"
+
+# ansible-test looks python<version> up on PATH: the real interpreter, not a pyenv shim.
+bindir="$repo/build/pythons"
+mkdir -p "$bindir"
+ln -sfn "$(readlink -f "$("$repo/tests/sanity/python.sh" "$version")")" "$bindir/python$version"
 
 # The get-pip stand-in, under the name ansible-test looks for.
 pip_version="$("$python" - <<'PY'
@@ -24,4 +35,5 @@ mkdir -p "$dest"
 (cd "$dest" && git init -q . && git add -A >/dev/null)
 
 cd "$dest"
-PATH="$venv/bin:$PATH" "$venv/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"
+echo "=== ansible-test $command: ansible-core $core, Python $version ==="
+PATH="$bindir:$venv/bin:$PATH" "$venv/bin/ansible-test" "$command" --venv --python "$version" --color no "$@"

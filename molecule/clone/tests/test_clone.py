@@ -48,3 +48,15 @@ def test_the_venv_files_share_their_blocks_with_the_cache(host):
 def test_the_cache_perms_audit_is_clean(ansible_host):
     strict = story.audit(ansible_host, [CACHE, story.PYTHON_DIR], acl="required")
     assert strict["remaining"] == {}, strict
+
+
+def test_no_acl_package_and_still_default_acls(host):
+    """The node has no setfacl/getfacl; the role set the default ACLs through the engine."""
+    assert host.run("command -v setfacl").rc != 0
+    assert host.run("dpkg-query -W -f='${Status}' acl").stdout.strip() != "install ok installed"
+    # system.posix_acl_default read as the kernel stores it: header, then (tag, perm, id)
+    script = ("import os, struct; d = os.getxattr(%r, 'system.posix_acl_default'); "
+              "print(sorted(struct.unpack_from('<HH', d, o) for o in range(4, len(d), 8)))" % CACHE)
+    entries = ok(host.run("python3 -c %s", script)).stdout.strip()
+    # user::rwx group::rwx mask::rwx other::---
+    assert entries == "[(1, 7), (4, 7), (16, 7), (32, 0)]", entries

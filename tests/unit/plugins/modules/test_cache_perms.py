@@ -16,6 +16,12 @@ import pytest
 
 pytest.importorskip('ansible.module_utils.basic')
 
+from ansible_collections.uvfleet.uv.plugins.modules import cache_perms  # noqa: E402 pylint: disable=wrong-import-position
+
+# The directory that holds ansible_collections/, for the child process: under the
+# Makefile it is build/collections (PYTHONPATH), under ansible-test its own copy.
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(cache_perms.__file__), *[os.pardir] * 5))
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='runs as root on temporary trees')
 
 GID = 4343
@@ -39,7 +45,8 @@ def run_module(tmp_path, **args):
     argfile = tmp_path / 'args.json'
     argfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
     proc = subprocess.run([sys.executable, '-m', 'ansible_collections.uvfleet.uv.plugins.modules.cache_perms', str(argfile)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path), check=False)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path), check=False,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS_ROOT] + [p for p in sys.path if os.path.isabs(p)])))
     return json.loads(proc.stdout.decode())
 
 

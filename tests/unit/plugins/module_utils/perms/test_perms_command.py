@@ -48,13 +48,13 @@ def test_audit_check_repair_take_the_group_and_directories_of_the_node(base, con
     make_file(os.path.join(base, 'evil.lock'), mode=0o4770)
     os.symlink(base, os.path.join(base, 'wheels-v5', 'back'))
     config({'group': str(GID), 'managed_dirs': [base], 'exclude_locks': ['*.lock']})
-    code, report, _ = run(capsys, 'audit')
+    code, report, _err = run(capsys, 'audit')
     # uv's lock file is left alone; a setuid file named like one is not
     assert code == 0 and report['mode'] == 'audit'
     assert report['findings'].get('group_perms') == 1 and report['findings'].get('setuid_setgid') == 1, report
-    code, report, _ = run(capsys, 'check')
+    code, report, _err = run(capsys, 'check')
     assert report['would_fix'].get('group_perms') == 1 and mode_of(f) == 0o600
-    code, report, _ = run(capsys, 'repair')
+    code, report, _err = run(capsys, 'repair')
     assert report['fixed'].get('group_perms') == 1 and mode_of(f) == 0o660
     assert mode_of(os.path.join(base, 'uv.lock')) == 0o666
 
@@ -64,12 +64,12 @@ def test_explicit_paths_and_group_beat_the_configuration(base, tmp_path, config,
     other = str(tmp_path / 'other')
     os.mkdir(other)
     config({'group': 'no-such-group-uvfleet', 'managed_dirs': [other]})
-    code, report, _ = run(capsys, 'audit', '-g', str(GID), base)
+    code, report, _err = run(capsys, 'audit', '-g', str(GID), base)
     assert code == 0 and report['paths'] == [base]
 
 
 def test_without_configuration_the_engine_asks_for_group_and_path(config, capsys):
-    code, _, err = run(capsys, 'audit')
+    code, _report, err = run(capsys, 'audit')
     assert code == 2 and 'PATH' in err
 
 
@@ -85,7 +85,7 @@ def test_a_configuration_root_cannot_trust_is_refused(base, tmp_path, config, ca
     else:
         with open(path, 'w') as handle:
             handle.write('{"group": ')
-    code, _, err = run(capsys, 'repair')
+    code, _report, err = run(capsys, 'repair')
     assert code == 2 and nodeconfig.DEFAULT_PATH in err
 
 

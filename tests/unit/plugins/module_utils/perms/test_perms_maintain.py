@@ -150,7 +150,8 @@ def test_repairs_prunes_the_unreferenced_and_keeps_what_installs_use_and_writes_
         os.chmod(v, 0o600)
     os.chmod(victims[2], 0o664)
     sub = make_dir(os.path.join(tools, 'sub'), mode=0o770)
-    os.symlink('/usr/bin/python3', os.path.join(tools, 'sub', 'python'))   # by design in a tool dir
+    os.symlink(os.path.join(cache, 'archive-v0'), os.path.join(tools, 'sub', 'lib'))  # between managed dirs: fine
+    os.symlink('/etc/shadow', os.path.join(tools, 'sub', 'python'))       # a member's link out of the tree
     os.symlink('/etc/shadow', os.path.join(cache, 'planted'))              # a finding in the cache
     script = make_file(os.path.join(tools, 'sub', 'script'), mode=0o771)   # uv's mode | 0o111: no finding
 
@@ -175,7 +176,8 @@ def test_repairs_prunes_the_unreferenced_and_keeps_what_installs_use_and_writes_
     assert tools_found == {'dir_not_setgid': 1, 'symlink_outside': 1}
     remaining = dict(((dict(l)['dir'], dict(l)['kind']), v) for (n, l), v in m.items()
                      if n == 'uvfleet_perms_findings_remaining')
-    assert remaining == {(cache, 'symlink_outside'): 1}  # the tool dir's link is tolerated there
+    # a link out of the managed dirs stays a finding in a tool dir too (no wholesale tolerance)
+    assert remaining == {(cache, 'symlink_outside'): 1, (tools, 'symlink_outside'): 1}
     assert value(m, 'uvfleet_perms_entries_repaired', dir=cache) == 3
     assert value(m, 'uvfleet_perms_entries_repaired', dir=tools) == 1
     assert value(m, 'uvfleet_perms_repair_success', dir=cache) == 1
