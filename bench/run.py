@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 
 import tree as treemod  # noqa: E402  (bench/tree.py, standard library only)
 
-CLI = os.path.join(REPO, 'bin', 'uv-cache-perms')
+CLI = os.path.join(REPO, 'bin', 'uvfleet')
 FLOOR = os.path.join(HERE, 'floor.py')
 VENV_BIN = os.path.join(REPO, '.venv', 'bin')
 COLLECTIONS = os.path.join(REPO, 'build', 'collections')
@@ -199,7 +199,7 @@ class Results(object):
 # the engine's CLI
 
 class Engine(object):
-    """Builds command lines for bin/uv-cache-perms from what its --help offers."""
+    """Builds command lines for bin/uvfleet audit|repair from what its --help offers."""
 
     def __init__(self, python, cli=CLI):
         self.python = python
@@ -207,7 +207,7 @@ class Engine(object):
         self.help = ''
         self.parallel_flag = None
         if os.path.exists(cli):
-            res = subprocess.run([python, cli, '--help'], stdout=subprocess.PIPE,
+            res = subprocess.run([python, cli, 'audit', '--help'], stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, universal_newlines=True, check=False)
             self.help = res.stdout
             for flag in ('--jobs', '--workers', '--parallel', '--threads'):
@@ -220,11 +220,7 @@ class Engine(object):
         return os.path.exists(self.cli) and bool(self.help)
 
     def argv(self, mode, root, group, jobs=None, extra=()):
-        argv = [self.python, self.cli]
-        if mode == 'repair':
-            argv.append('--repair')
-        elif '--audit' in self.help:
-            argv.append('--audit')
+        argv = [self.python, self.cli, 'repair' if mode == 'repair' else 'audit']
         argv += ['--group', str(group)]
         if jobs and self.parallel_flag:
             argv += [self.parallel_flag, str(jobs)]

@@ -41,8 +41,8 @@ description:
   - Entries that vanish during the walk (uv running at the same time) are skipped and counted, not errors.
   - ACLs are read and written as C(system.posix_acl_*) extended attributes, without a process per
     file. On file systems without POSIX ACLs only mode bits are checked (see O(acl)).
-  - The same engine runs without Ansible as C(bin/uv-cache-perms) in the collection (for example
-    from a systemd timer on the nodes); it prints the same report as JSON.
+  - The same engine runs without Ansible as C(uvfleet audit|check|repair), the node command the
+    C(uvfleet.uv.shared) role installs (C(bin/uvfleet) in the collection); it prints the same report as JSON.
 author:
   - uvfleet maintainers (@uvfleet)
 requirements:

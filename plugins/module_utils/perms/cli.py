@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Command line for the engine (``bin/uv-cache-perms``, ``python3 -m perms.cli``).
+"""Command line of the engine: ``uvfleet audit|check|repair`` (``command.py``, ``bin/uvfleet``).
 
 Same options as the ``uvfleet.uv.cache_perms`` module; prints the JSON report
 on stdout.  Exit status: 0 done (and, with --fail-on-findings, nothing
@@ -35,7 +35,7 @@ def _jobs(text):
     return value
 
 
-def build_parser(paths_required=True, prog='uv-cache-perms'):
+def build_parser(paths_required=True, prog='uvfleet audit'):
     """The argparse parser (exposed for the docs, the node command and tests)."""
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -86,7 +86,7 @@ def build_parser(paths_required=True, prog='uv-cache-perms'):
     return parser
 
 
-def main(argv=None, prog='uv-cache-perms'):
+def main(argv=None, prog='uvfleet audit'):
     """Run the command; return the exit status."""
     parser = build_parser(prog=prog)
     try:

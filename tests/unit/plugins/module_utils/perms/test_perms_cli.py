@@ -1,22 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The command line: options, JSON report, exit codes, bin/uv-cache-perms from the collection and from a copy."""
+"""The engine's command line: options, JSON report, exit codes (bin/uvfleet: test_perms_command.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms import cli
 
 from perms_testlib import GID, good_tree, make_file, mode_of
 
-COLLECTION = os.path.abspath(os.path.join(os.path.dirname(cli.__file__), '..', '..', '..'))
-SCRIPT = os.path.join(COLLECTION, 'bin', 'uv-cache-perms')
 
 
 def call(capsys, *argv):
@@ -61,27 +56,3 @@ def test_usage_and_refusals(base, capsys):
     assert code == 2 and report['failed'] is True and 'system directory' in report['msg']
     code, report = call(capsys, '-g', 'no-such-group-uvfleet', base)
     assert code == 2 and 'does not exist' in report['msg']
-
-
-def test_script_in_collection_and_copied(base, tmp_path):
-    good_tree(base)
-    env = dict(os.environ)
-    env.pop('PYTHONPATH', None)
-    out = subprocess.check_output([sys.executable, SCRIPT, '-g', str(GID), '--compact', base], env=env, cwd=base)
-    assert json.loads(out.decode())['findings'] == {}
-    assert os.access(SCRIPT, os.X_OK)
-    # a copy on a node: the script with perms/ beside it
-    node = tmp_path / 'node'
-    node.mkdir()
-    shutil.copy(SCRIPT, str(node / 'uv-cache-perms'))
-    shutil.copytree(os.path.dirname(cli.__file__), str(node / 'perms'))
-    out = subprocess.check_output([sys.executable, str(node / 'uv-cache-perms'), '-g', str(GID), base], env=env)
-    assert json.loads(out.decode())['scanned'] == 7
-    # or anywhere, with UV_CACHE_PERMS_LIB
-    lone = tmp_path / 'lone'
-    lone.mkdir()
-    shutil.copy(SCRIPT, str(lone / 'uv-cache-perms'))
-    env['UV_CACHE_PERMS_LIB'] = str(node)
-    proc = subprocess.run([sys.executable, str(lone / 'uv-cache-perms'), '-g', str(GID), '/etc'], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    assert proc.returncode == 2 and b'system directory' in proc.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, nodeconfig
 
-from perms_testlib import GID, good_tree, make_file, mode_of
+from perms_testlib import GID, good_tree, make_file, mode_of, setfacl
 
 COLLECTION = os.path.abspath(os.path.join(os.path.dirname(command.__file__), '..', '..', '..'))
 SCRIPT = os.path.join(COLLECTION, 'bin', 'uvfleet')
@@ -130,3 +130,22 @@ def test_bin_uvfleet_never_imports_from_the_current_directory(base, tmp_path):
                           env=_env(), cwd=str(planted), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert proc.returncode == 2
     assert b'poisoned' not in proc.stderr and b'cannot find its library' in proc.stderr
+
+
+def test_managed_dirs_of_the_managed_policy_are_checked_read_only(base, tmp_path, config, capsys):
+    # the shared role's `managed` tool dir: root's, group r-x; the cache beside it: group rw
+    good_tree(base)
+    tools = str(tmp_path / 'tools')
+    os.mkdir(tools)
+    os.chown(tools, 0, GID)
+    os.chmod(tools, 0o2750)
+    setfacl('-d', '-m', 'u::rwx,g::r-x,m::r-x,o::---', tools)
+    tool = make_file(os.path.join(tools, 'tool'), mode=0o750)
+    config({'group': str(GID), 'managed_dirs': [base, tools], 'read_only_dirs': [tools]})
+    code, report, _err = run(capsys, 'repair', '--fail-on-findings')
+    assert code == 0 and report['fixed'] == {} and report['paths'] == [base, tools]
+    assert mode_of(tool) == 0o750 and mode_of(tools) == 0o2750
+    # a member's group write in the managed dir is a finding there, and repaired away
+    os.chmod(tool, 0o770)
+    code, report, _err = run(capsys, 'repair')
+    assert report['fixed'].get('group_perms') == 1 and mode_of(tool) == 0o750

@@ -339,7 +339,7 @@ def test_the_command_refuses_bad_groups_with_a_message(base, capsys):
     for group in ('\u00b2', '4294967296', '54321'):
         assert cli.main(['-g', group, '--repair', base]) == 2
         err = capsys.readouterr().err
-        assert 'uv-cache-perms: ' in err and 'Traceback' not in err
+        assert 'uvfleet audit: ' in err and 'Traceback' not in err
 
 
 @JOBS

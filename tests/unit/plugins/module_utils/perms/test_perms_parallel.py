@@ -272,10 +272,10 @@ def test_cli_jobs(base):
     good_tree(base)
     for i in range(6):
         make_file(os.path.join(make_dir(os.path.join(base, 'archive-v0', 'x%d' % i)), 'f'), mode=0o600)
-    script = os.path.join(os.path.dirname(engine.__file__), '..', '..', '..', 'bin', 'uv-cache-perms')
+    script = os.path.join(os.path.dirname(engine.__file__), '..', '..', '..', 'bin', 'uvfleet')
     reports = []
     for jobs in ('1', '2', 'auto', '0'):
-        proc = subprocess.run([sys.executable, script, '-g', str(GID), '--jobs', jobs, '--compact', base],
+        proc = subprocess.run([sys.executable, script, 'audit', '-g', str(GID), '--jobs', jobs, '--compact', base],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.decode().splitlines()
@@ -285,7 +285,7 @@ def test_cli_jobs(base):
         reports.append(report)
     assert reports[0]['findings'] == {'group_perms': 6}
     assert all(r == reports[0] for r in reports)
-    proc = subprocess.run([sys.executable, script, '-g', str(GID), '--jobs', '-1', base],
+    proc = subprocess.run([sys.executable, script, 'audit', '-g', str(GID), '--jobs', '-1', base],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert proc.returncode == 2
 
