@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure the strategies for sharing one uv cache, each in a throwaway container.
 
     python3 bench/strategies.py [--only NAME ...] [--keep]      (make strategies)
@@ -101,7 +100,9 @@ SDIST_PY = r'''
 import io, os, tarfile
 os.makedirs('/srv/sdist', exist_ok=True)
 files = {
- 'hello_uvfleet-0.1/pyproject.toml': '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "hello-uvfleet"\nversion = "0.1"\n',
+ 'hello_uvfleet-0.1/pyproject.toml': ('[build-system]\nrequires = ["setuptools>=61"]\n'
+                                      'build-backend = "setuptools.build_meta"\n'
+                                      '[project]\nname = "hello-uvfleet"\nversion = "0.1"\n'),
  'hello_uvfleet-0.1/hello_uvfleet.py': 'GREETING = "hello"\n',
  'hello_uvfleet-0.1/PKG-INFO': 'Metadata-Version: 2.1\nName: hello-uvfleet\nVersion: 0.1\n',
 }
@@ -255,7 +256,7 @@ def write_table(data):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--only', nargs='*', choices=list(STRATEGIES), help='measure only these strategies')
     parser.add_argument('--keep', action='store_true', help='keep the containers')
     parser.add_argument('--table', action='store_true', help='only print/write the table from the last results')

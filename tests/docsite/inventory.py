@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a Sphinx intersphinx inventory (objects.inv format) for the Ansible docs labels
 that antsibull-docs' generated pages refer to, so that the docsite builds offline with
 warnings as errors. Each entry points at the real page on docs.ansible.com.

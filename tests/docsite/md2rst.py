@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Turn the docs/*.md pages the docsite shows into docs/docsite/rst/*.rst (with pandoc).
 
     python3 tests/docsite/md2rst.py           write the .rst files

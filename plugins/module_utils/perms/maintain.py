@@ -277,7 +277,7 @@ def summary(result):
             continue
         left = ', '.join('%s %d' % kv for kv in sorted(entry['remaining'].items()))
         parts.append('%s %d scanned %d repaired%s' % (entry['dir'], entry['scanned'], entry['repaired'],
-                                                     ' remaining: ' + left if left else ''))
+                                                      ' remaining: ' + left if left else ''))
     pr = result['prune']
     parts.append('prune %s (%s)' % (pr['outcome'], pr['detail']) if pr['detail'] else 'prune ' + pr['outcome'])
     if result['cache']:

@@ -13,7 +13,6 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms import cli
 from perms_testlib import GID, good_tree, make_file, mode_of
 
 
-
 def call(capsys, *argv):
     code = cli.main(list(argv))
     out = capsys.readouterr().out

@@ -23,7 +23,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, maintain, nodeconfig
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, nodeconfig
 
 from perms_testlib import GID, make_dir, make_file, mode_of
 
@@ -61,7 +61,7 @@ def uv(cache, *args):
     env = dict(os.environ, UV_CACHE_DIR=cache, UV_NO_CONFIG='1', UV_LINK_MODE='copy', UV_OFFLINE='1',
                UV_PYTHON_DOWNLOADS='never')
     return subprocess.run([UV] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
 
 
 @pytest.fixture
@@ -258,9 +258,9 @@ def test_a_uv_writable_by_others_than_root_is_never_run(node, tmp_path, capsys):
 
 
 def test_prune_off_ci_and_options(node, capsys):
-    code, out, _ = maintain_main(capsys, '--prune', 'off', '--metrics-file', '')
+    code, out, _err = maintain_main(capsys, '--prune', 'off', '--metrics-file', '')
     assert code == 0 and 'prune off' in out
-    code, out, _ = maintain_main(capsys, '--prune', 'ci', '--json')
+    code, out, _err = maintain_main(capsys, '--prune', 'ci', '--json')
     assert code == 0
     result = json.loads(out.split('\n', 1)[1])
     assert result['prune']['outcome'] == 'pruned' and result['success']
@@ -270,7 +270,7 @@ def test_prune_off_ci_and_options(node, capsys):
 def test_a_node_that_manages_nothing_does_nothing(node, capsys):
     node['write'](managed_dirs=[])
     os.unlink(node['metrics']) if os.path.exists(node['metrics']) else None
-    code, out, _ = maintain_main(capsys)
+    code, out, _err = maintain_main(capsys)
     assert code == 0 and 'nothing to do' in out and not os.path.exists(node['metrics'])
 
 
