@@ -5,7 +5,6 @@
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ import pytest
 
 pytest.importorskip('ansible.module_utils.basic')
 
-from ansible_collections.uvfleet.uv.plugins.modules import cache_perms  # noqa: E402 pylint: disable=wrong-import-position
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-# The directory that holds ansible_collections/, for the child process: under the
-# Makefile it is build/collections (PYTHONPATH), under ansible-test its own copy.
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(cache_perms.__file__), *[os.pardir] * 5))
+import module_runner  # noqa: E402 pylint: disable=wrong-import-position
+
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='runs as root on temporary trees')
 
@@ -41,46 +39,39 @@ def tree():
     shutil.rmtree(root)
 
 
-def run_module(tmp_path, **args):
-    argfile = tmp_path / 'args.json'
-    argfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.uvfleet.uv.plugins.modules.cache_perms', str(argfile)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path), check=False,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS_ROOT] + [p for p in sys.path if os.path.isabs(p)])))
-    return json.loads(proc.stdout.decode())
 
 
 def test_check_mode_then_repair(tree, tmp_path):
     f = os.path.join(tree, 'f')
     st = os.lstat(f)
-    result = run_module(tmp_path, path=tree, group=str(GID), _ansible_check_mode=True, _ansible_diff=True)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), _ansible_check_mode=True, _ansible_diff=True)
     assert result['changed'] is True and result['mode'] == 'check'
     assert result['would_fix'] == {'wrong_group': 1, 'acl_mask': 1, 'others_perms': 1}
     assert result['diff']['before'] == '%s: mode 0644 group 0\n' % f
     assert os.lstat(f) == st
-    result = run_module(tmp_path, path=[tree], group=str(GID))
+    result = module_runner.run_module('cache_perms', tmp_path, path=[tree], group=str(GID))
     assert result['changed'] is True and result['fixed'] == result['findings']
     assert result['gid'] == GID and result['acl_supported'] == {tree: True}
     assert os.lstat(f).st_mode & 0o777 == 0o660
-    result = run_module(tmp_path, path=tree, group=str(GID), fail_on_findings=True)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), fail_on_findings=True)
     assert result['changed'] is False and not result.get('failed')
 
 
 def test_audit_and_fail_on_findings(tree, tmp_path):
-    result = run_module(tmp_path, path=tree, group=str(GID), repair=False)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False)
     assert result['changed'] is False and result['mode'] == 'audit'
     assert result['remaining'] == result['findings']
-    result = run_module(tmp_path, path=tree, group=str(GID), repair=False, fail_on_findings=True)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False, fail_on_findings=True)
     assert result['failed'] is True and '3 findings remain' in result['msg']
     assert os.lstat(os.path.join(tree, 'f')).st_mode & 0o777 == 0o644
 
 
 def test_refusals(tmp_path, tree):
-    result = run_module(tmp_path, path='/etc', group=str(GID))
+    result = module_runner.run_module('cache_perms', tmp_path, path='/etc', group=str(GID))
     assert result['failed'] is True and 'system directory /etc' in result['msg']
-    result = run_module(tmp_path, path=tree, group='no-such-group-uvfleet')
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group='no-such-group-uvfleet')
     assert result['failed'] is True and 'numeric GID' in result['msg']
-    result = run_module(tmp_path, path=tree, group=str(GID), acl='sometimes')
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), acl='sometimes')
     assert result['failed'] is True
 
 
@@ -94,13 +85,13 @@ def test_jobs(tree, tmp_path):
         fd = os.open(os.path.join(d, 'f'), os.O_CREAT | os.O_WRONLY, 0o600)
         os.fchown(fd, 0, 0)
         os.close(fd)
-    audit = run_module(tmp_path, path=tree, group=str(GID), repair=False, jobs=1)
-    parallel = run_module(tmp_path, path=tree, group=str(GID), repair=False, jobs=2)
+    audit = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False, jobs=1)
+    parallel = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False, jobs=2)
     assert parallel['findings'] == audit['findings'] and parallel['scanned'] == audit['scanned'] == 15
     assert audit['findings']['wrong_group'] == 7
-    repaired = run_module(tmp_path, path=tree, group=str(GID), jobs=0)
+    repaired = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), jobs=0)
     assert repaired['fixed'] == audit['findings']
-    again = run_module(tmp_path, path=tree, group=str(GID), jobs=2)
+    again = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), jobs=2)
     assert again['changed'] is False and again['findings'] == {}
-    result = run_module(tmp_path, path=tree, group=str(GID), jobs=-1)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), jobs=-1)
     assert result['failed'] is True and 'jobs must be' in result['msg']

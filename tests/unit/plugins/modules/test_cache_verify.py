@@ -5,16 +5,18 @@
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 import pytest
 
 pytest.importorskip('ansible.module_utils.basic')
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import module_runner  # noqa: E402 pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='runs as root on temporary trees')
 
@@ -34,32 +36,26 @@ def cache():
     shutil.rmtree(base)
 
 
-def run_module(tmp_path, **args):
-    argfile = tmp_path / 'args.json'
-    argfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.uvfleet.uv.plugins.modules.cache_verify',
-                           str(argfile)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path), check=False)
-    return json.loads(proc.stdout.decode())
 
 
 def test_audit_check_repair_idempotent(cache, tmp_path):
     bad = os.path.join(cache, 'archive-v0', 'Bad1')
-    result = run_module(tmp_path, path=cache, fail_on_findings=True)
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, fail_on_findings=True)
     assert result['failed'] is True and '1 damaged cache entries remain' in result['msg']
     assert os.path.join(bad, 'demo', 'core.py') in result['msg']
-    result = run_module(tmp_path, path=cache, repair=True, _ansible_check_mode=True)
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, repair=True, _ansible_check_mode=True)
     assert result['changed'] is True and result['mode'] == 'check' and os.path.isdir(bad)
-    result = run_module(tmp_path, path=cache, repair=True, fail_on_findings=True)
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, repair=True, fail_on_findings=True)
     assert result['changed'] is True and not result.get('failed') and not os.path.exists(bad)
     assert [q['entry'] for q in result['quarantined']] == ['Bad1']
-    result = run_module(tmp_path, path=cache, repair=True, fail_on_findings=True)
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, repair=True, fail_on_findings=True)
     assert result['changed'] is False and result['findings'] == {}
 
 
 def test_refusals(cache, tmp_path):
-    result = run_module(tmp_path, path=cache, repair=True, quarantine_dir=os.path.join(cache, 'q'))
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, repair=True, quarantine_dir=os.path.join(cache, 'q'))
     assert result['failed'] is True and 'inside the cache' in result['msg']
-    result = run_module(tmp_path, path=cache, jobs=0)
+    result = module_runner.run_module('cache_verify', tmp_path, path=cache, jobs=0)
     assert result['failed'] is True and 'jobs' in result['msg']
-    result = run_module(tmp_path, path=os.path.join(cache, 'nope'))
+    result = module_runner.run_module('cache_verify', tmp_path, path=os.path.join(cache, 'nope'))
     assert result['failed'] is True and 'cannot open the cache' in result['msg']
