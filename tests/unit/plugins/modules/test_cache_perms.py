@@ -39,8 +39,6 @@ def tree():
     shutil.rmtree(root)
 
 
-
-
 def test_check_mode_then_repair(tree, tmp_path):
     f = os.path.join(tree, 'f')
     st = os.lstat(f)

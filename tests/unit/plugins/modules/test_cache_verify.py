@@ -36,8 +36,6 @@ def cache():
     shutil.rmtree(base)
 
 
-
-
 def test_audit_check_repair_idempotent(cache, tmp_path):
     bad = os.path.join(cache, 'archive-v0', 'Bad1')
     result = module_runner.run_module('cache_verify', tmp_path, path=cache, fail_on_findings=True)
