@@ -232,6 +232,7 @@ class Doctor(object):
         procs = {}
         for what in ('cache', 'python', 'tool'):
             try:
+                # pylint: disable-next=ansible-bad-function  # the node command, not a module: no run_command
                 procs[what] = subprocess.Popen([self.uv, what, 'dir'], cwd=self.cwd, env=self.environ,
                                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                stderr=subprocess.PIPE, close_fds=True, start_new_session=True)

@@ -136,6 +136,7 @@ def prune(config, mode, lock_timeout):
     argv = [uv, 'cache', 'prune', '--no-config', '--cache-dir', cache] + (['--ci'] if mode == 'ci' else [])
     env = dict(_UV_ENV, UV_LOCK_TIMEOUT=str(lock_timeout))
     try:
+        # pylint: disable-next=ansible-bad-function  # the node command, not a module: no run_command
         proc = subprocess.Popen(argv, env=env, cwd='/', stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except OSError as exc:

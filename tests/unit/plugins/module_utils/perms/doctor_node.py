@@ -29,10 +29,14 @@ import perms_testlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..', '..'))
 SCRIPT = os.path.join(COLLECTION, 'bin', 'uvfleet')
-GROUP = 'uvfdoc'
-MEMBER = 'uvfdoc-ann'      # in the group database
-OUTSIDER = 'uvfdoc-cid'    # not in the group
-PEER = 'uvfdoc-bea'        # another member, who made entries in the cache
+# ansible-test units runs tests in parallel workers (pytest-xdist): accounts per worker,
+# or one worker's usermod fails on a user another worker's process is running as
+_WORKER = os.environ.get('PYTEST_XDIST_WORKER', '')
+_SUFFIX = '-' + _WORKER if _WORKER else ''
+GROUP = 'uvfdoc' + _SUFFIX
+MEMBER = 'uvfdoc-ann' + _SUFFIX      # in the group database
+OUTSIDER = 'uvfdoc-cid' + _SUFFIX    # not in the group
+PEER = 'uvfdoc-bea' + _SUFFIX        # another member, who made entries in the cache
 NODE_PYTHON = '/usr/bin/python3'  # what the role's shebang runs; the test venv's python may sit in /root (0700)
 
 
