@@ -243,3 +243,59 @@ def test_members_cannot_change_the_job_or_its_output(host):
         assert f.user == "root" and f.mode & 0o022 == 0, path
     denied = as_user(host, "alice", "uvfleet maintain")
     assert denied.rc == 2 and "run it as root" in denied.stderr, explain(denied)
+
+
+# -- the content check: a job of its own, on its own slower timer --------------
+
+VERIFY = "uvfleet-verify"
+CONTENT_METRICS = "/var/lib/prometheus/node-exporter/uvfleet_content.prom"
+
+
+def start_verify(host):
+    started = host.run("systemctl start %s.service", VERIFY)
+    show = host.check_output("systemctl show %s.service -p Result -p ExecMainStatus", VERIFY)
+    return started, show, samples(host.file(CONTENT_METRICS).content_string)
+
+
+def test_the_content_check_has_its_own_slower_timer_and_hardened_unit(host):
+    result = host.run("systemd-analyze verify /etc/systemd/system/%s.service /etc/systemd/system/%s.timer",
+                      VERIFY, VERIFY)
+    assert result.rc == 0 and VERIFY not in result.stderr, explain(result)
+    assert host.check_output("systemctl is-active %s.timer", VERIFY) == "active"
+    show = host.check_output("systemctl show %s.timer -p TimersCalendar -p RandomizedDelayUSec -p Persistent", VERIFY)
+    assert "OnCalendar=Sun *-*-* 05:00:00" in show and "RandomizedDelayUSec=2h" in show, show
+    assert "Persistent=yes" in show, show
+    # it writes nothing but its textfile (report only: no quarantine configured)
+    rw = host.check_output("systemctl show -p ReadWritePaths --value %s.service", VERIFY)
+    assert rw.split() == ["/var/lib/prometheus/node-exporter"], rw
+    exposure = host.check_output("systemd-analyze security --no-pager %s.service | tail -n 1", VERIFY)
+    assert float(exposure.split("exposure level for %s.service: " % VERIFY)[1].split()[0]) <= 5.0, exposure
+    assert not host.file(CONTENT_METRICS).exists  # not run yet: the timer is the only way in
+
+
+def test_a_module_a_member_rewrote_shows_in_the_content_metrics_until_it_is_quarantined(host):
+    # bob (a member: the group writes the cache) rewrites a cached module every venv links to
+    target = host.check_output("ls -d %s/archive-v0/*/six.py | head -n 1", CACHE)
+    ok(as_user(host, "bob", "printf 'import os  # poisoned\\n' >> %s" % target))
+    before = host.check_output("sha256sum %s", target)
+
+    started, show, m = start_verify(host)
+    assert started.rc == 0 and "Result=success" in show, (explain(started), show)
+    report("content check metrics (%s):\n%s" % (CONTENT_METRICS, host.file(CONTENT_METRICS).content_string))
+    assert value(m, "uvfleet_content_check_success") == 1
+    assert value(m, "uvfleet_content_entries_remaining_bad") == 1
+    bad = by(m, "uvfleet_content_findings", "kind", **{"class": "bad"})
+    assert sum(bad.values()) >= 1 and set(k for k, v in bad.items() if v) <= {"wrong_size", "wrong_hash"}, bad
+    assert value(m, "uvfleet_content_files", state="verified") > 100
+    assert value(m, "uvfleet_content_entries_quarantined") == 0
+    # report only: the entry is where it was, untouched by root
+    assert host.check_output("sha256sum %s", target) == before
+    assert '"remaining":[' in host.check_output("journalctl -u %s.service -o cat --no-pager | tail -n 1", VERIFY)
+
+    # the admin quarantines it by hand; the next scheduled run reports a clean cache
+    ok(host.run("uvfleet verify --repair --compact"))
+    assert not host.file(target).exists
+    started, show, m = start_verify(host)
+    assert started.rc == 0 and "Result=success" in show, (explain(started), show)
+    assert value(m, "uvfleet_content_entries_remaining_bad") == 0
+    assert host.file(CONTENT_METRICS).user == "root" and host.file(CONTENT_METRICS).mode == 0o644

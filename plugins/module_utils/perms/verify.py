@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``uvfleet verify``: the content check (``content.py``) and its repair (``quarantine.py``).
 
-    uvfleet verify [--check|--repair] [--quarantine-dir DIR] [-j N] [CACHE]
+    uvfleet verify [--check|--repair] [--quarantine-dir DIR] [-j N] [--metrics-file F] [CACHE]
 
 Without CACHE it checks the node's cache (``cache_dir`` of the node's
 configuration).  Prints the JSON report.  Exit status: 0 done (and with
 --fail-on-findings nothing bad remains), 1 bad entries remain and
---fail-on-findings was given, 2 usage error or the check cannot run.
+--fail-on-findings was given, or the metrics could not be written, 2 usage
+error or the check cannot run.  With --metrics-file it also writes a
+node_exporter textfile (``uvfleet_content_*``; the role's content-check timer
+runs it so, on its own schedule).
 The module ``uvfleet.uv.cache_verify`` calls ``run`` with the same options.
 """
 
@@ -17,8 +20,10 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import json
 import sys
+import time
 
 from . import content
+from . import metrics as M
 from . import nodeconfig
 from . import quarantine
 
@@ -48,6 +53,44 @@ def run(cache, repair=False, dry_run=False, quarantine_dir=None, workers=2, pool
     return result
 
 
+def build_metrics(result, finished, duration):
+    """The metric families of one content check (metrics.py); ``result`` None: the check could not run."""
+    gauge = M.GAUGE
+    fams = [
+        M.Metric('uvfleet_content_check_last_run_timestamp_seconds', gauge,
+                 'When the last uvfleet verify run that writes metrics ended (Unix time).').add(finished),
+        M.Metric('uvfleet_content_check_success', gauge,
+                 '1 when the last content check ran through (with or without findings), else 0.')
+        .add(result is not None),
+        M.Metric('uvfleet_content_check_duration_seconds', gauge,
+                 'Duration of the last content check.').add(round(duration, 3)),
+    ]
+    if result is None:
+        return fams
+    counts = content.finding_counts(result)
+    found = M.Metric('uvfleet_content_findings', gauge,
+                     'Findings of the last content check by kind (every kind, zeros included; docs/content_check.md).')
+    for kind, _class in content.KINDS:
+        found.add(counts[kind], kind=kind, **{'class': content.KIND_CLASS[kind]})
+    entries = M.Metric('uvfleet_content_entries', gauge,
+                       'Unpacked distributions of the cache the last check looked at, by state.')
+    entries.add(result['entries'], state='checked')
+    entries.add(result['entries_bad'], state='bad')
+    entries.add(result['entries_unverifiable'], state='unverifiable')
+    files = M.Metric('uvfleet_content_files', gauge, 'Files of those distributions, by state.')
+    files.add(result['files_verified'], state='verified')
+    files.add(result['files_unverifiable'], state='unverifiable')
+    fams += [found, entries, files,
+             M.Metric('uvfleet_content_bytes_hashed', gauge, 'Bytes the last content check hashed.')
+             .add(result['bytes_hashed']),
+             M.Metric('uvfleet_content_entries_quarantined', gauge,
+                      'Bad entries the last check moved to the quarantine (--repair).').add(counts['quarantined']),
+             M.Metric('uvfleet_content_entries_remaining_bad', gauge,
+                      'Bad entries still in the cache after the last check (alert on > 0).')
+             .add(len(result['remaining']))]
+    return fams
+
+
 def build_parser(prog='uvfleet verify'):
     """The argparse parser of ``uvfleet verify``."""
     parser = argparse.ArgumentParser(
@@ -70,6 +113,8 @@ def build_parser(prog='uvfleet verify'):
     parser.add_argument('--lock-timeout', type=int, default=quarantine.DEFAULT_LOCK_TIMEOUT, metavar='S',
                         help='--repair waits this long for running uv commands (the cache lock)')
     parser.add_argument('--fail-on-findings', action='store_true', help='exit 1 when bad entries remain')
+    parser.add_argument('--metrics-file', metavar='PATH',
+                        help='also write a node_exporter textfile (*.prom) with the counts (uvfleet_content_*)')
     parser.add_argument('--compact', action='store_true', help='one-line JSON')
     return parser
 
@@ -95,13 +140,24 @@ def main(argv=None, prog='uvfleet verify'):
             sys.stderr.write('%s: no CACHE given and no cache_dir in %s; give the cache, e.g. /var/cache/uv\n'
                              % (prog, nodeconfig.DEFAULT_PATH))
             return 2
+    start = time.time()
+    error = None
     try:
         result = run(cache, repair=args.repair or args.check, dry_run=args.check,
                      quarantine_dir=args.quarantine_dir, workers=args.jobs, pool=args.pool,
                      max_samples=args.max_samples, lock_timeout=args.lock_timeout)
     except (content.ContentError, quarantine.QuarantineError) as exc:
-        sys.stderr.write('%s: %s\n' % (prog, exc))
-        sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
+        result, error = None, str(exc)
+    status = 0
+    if args.metrics_file:
+        try:
+            M.write_textfile(args.metrics_file, M.render(build_metrics(result, time.time(), time.time() - start)))
+        except (OSError, M.MetricsError) as exc:
+            sys.stderr.write('%s: writing %s: %s\n' % (prog, args.metrics_file, getattr(exc, 'strerror', None) or exc))
+            status = 1
+    if result is None:
+        sys.stderr.write('%s: %s\n' % (prog, error))
+        sys.stdout.write(json.dumps({'failed': True, 'msg': error}) + '\n')
         return 2
     failed = args.fail_on_findings and bool(result['remaining'])
     result['failed'] = failed
@@ -109,8 +165,7 @@ def main(argv=None, prog='uvfleet verify'):
         sys.stdout.write(json.dumps(result, separators=(',', ':')) + '\n')
     else:
         sys.stdout.write(json.dumps(result, indent=2) + '\n')
-    return 1 if failed else 0
-
+    return 1 if failed else status
 
 if __name__ == '__main__':
     raise SystemExit(main())

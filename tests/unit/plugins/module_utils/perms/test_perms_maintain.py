@@ -25,9 +25,8 @@ import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, nodeconfig
 
+from metrics_testlib import samples, value
 from perms_testlib import GID, make_dir, make_file, mode_of
-
-parser = pytest.importorskip('prometheus_client.parser')
 UV = shutil.which('uv')
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
 
@@ -102,21 +101,6 @@ def node(base, tmp_path, monkeypatch):
     write()
     return {'cache': cache, 'tools': tools, 'venv': venv, 'wheels': wheels, 'write': write,
             'metrics': config['metrics_file']}
-
-
-def samples(path):
-    """{(metric, frozenset(labels)): value} from the textfile, parsed by prometheus_client."""
-    with open(path) as handle:
-        text = handle.read()
-    out = {}
-    for family in parser.text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(table, name, **labels):
-    return table.get((name, frozenset(labels.items())))
 
 
 def series(table, name):
