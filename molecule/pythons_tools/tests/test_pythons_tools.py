@@ -80,7 +80,7 @@ def test_the_self_check_audit_is_clean(ansible_host, policy):
         result = ansible_host.ansible(
             "uvfleet.uv.cache_perms",
             json.dumps({"path": paths, "group": GROUP, "repair": False, "acl": "required", "group_access": access,
-                        "exclude": [] if policy == "managed" else ["*.lock"]}),
+                        "exclude": [] if policy == "managed" else ["*.lock"], "exclude_locks": ["*.lock"]}),
             check=True, become=True)
         assert set(result["remaining"]) <= tolerated, result
 
@@ -138,6 +138,24 @@ def test_a_member_cannot_install_into_managed_dirs_and_nothing_changes(host, pol
     fails_with_permission_error(uv(host, "alice", "python install 3.9"))
     fails_with_permission_error(uv(host, "bob", "tool install pycowsay"))
     fails_with_permission_error(uv(host, "bob", "tool uninstall wheel"))
+    assert digest(host) == before
+
+
+def test_members_run_uvx_beside_the_managed_tools_and_can_only_take_the_lock(host, policy):
+    only(policy, "managed")
+    before = digest(host)
+    # uvx writes the tool dir's .gitignore the first time and takes its .lock: both are root's
+    ok(as_user(host, "bob", "uvx -q pycowsay moo"))
+    lock, ignore = host.file(TOOL_DIR + "/.lock"), host.file(TOOL_DIR + "/.gitignore")
+    assert lock.is_file and lock.user == "root" and lock.mode == 0o666
+    no_acl = host.run("python3 -c \"import os; os.getxattr('%s', 'system.posix_acl_access')\"", lock.path)
+    assert no_acl.rc != 0 and "No data available" in no_acl.stderr, explain(no_acl)
+    assert ignore.user == "root" and ignore.mode == 0o640 and ignore.content_string == "*"
+    # the Python dir's lock is gone after root's installs: nobody but root needs it
+    assert not host.file(PYTHON_DIR + "/.lock").exists
+    # replacing the lock needs the directory; an outsider cannot even reach it
+    assert as_user(host, "alice", "ln -sfn /etc/shadow %s/.lock" % TOOL_DIR).rc != 0
+    assert as_user(host, "carol", "exec 3>>%s/.lock" % TOOL_DIR).rc != 0
     assert digest(host) == before
 
 

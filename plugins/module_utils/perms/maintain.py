@@ -93,14 +93,15 @@ def repair_dir(path, config, jobs):
     start = time.time()
     out = {'dir': path, 'ok': False, 'error': None, 'scanned': 0, 'repaired': 0,
            'findings': {}, 'remaining': {}, 'skipped_unsafe': {}}
-    # the role's policy for this dir: group read-only for the `managed` Python and tool dirs,
-    # uv's lock files left alone elsewhere, links between the managed dirs normal
+    # the role's policy for this dir: group read-only for the `managed` Python and tool dirs
+    # (no exclusions there), uv's 0666 lock files left alone everywhere (members' uvx takes
+    # the managed tool dir's), links between the managed dirs normal
     read_only = path in (config.get('read_only_dirs') or ())
     try:
         result = engine.run([path], config.get('group'), repair=True, others='none',
                             group_access='read' if read_only else 'write',
                             acl=config.get('acl') or 'auto', exclude=() if read_only else (config.get('exclude') or ()),
-                            exclude_locks=() if read_only else (config.get('exclude_locks') or ()),
+                            exclude_locks=config.get('exclude_locks') or (),
                             link_roots=config.get('managed_dirs') or (), max_samples=5, max_diff=0, jobs=jobs)
     except engine.PermsError as exc:
         out['error'] = str(exc)

@@ -263,3 +263,17 @@ def test_help_lists_maintain(capsys):
     assert 'maintain' in capsys.readouterr().out
     assert command.main(['maintain', '--help']) == 0
     assert 'UV_LOCK_TIMEOUT' in capsys.readouterr().out
+
+
+def test_uvs_0666_lock_in_a_read_only_dir_is_left_alone_and_nothing_else_is(node, capsys):
+    # the managed tool dir: members' uvx takes its .lock (0666, as uv makes it)
+    tools = node['tools']
+    lock = os.path.join(tools, '.lock')
+    make_file(lock, mode=0o666, data=b'')
+    planted = os.path.join(tools, 'evil.lock')
+    make_file(planted, mode=0o664, data=b'')  # not uv's mode: repaired like anything else
+    node['write'](read_only_dirs=[tools], exclude_locks=['*.lock'])
+    code, out, _err = maintain_main(capsys, '--prune', 'off', '--metrics-file', '')
+    assert code == 0, out
+    assert mode_of(lock) == 0o666
+    assert mode_of(planted) == 0o640
