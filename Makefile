@@ -15,8 +15,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
 
-# Scenarios in the order `make test` runs them; override: make molecule SCENARIOS=install
-SCENARIOS ?= install repair default no_acl cluster clone content pythons_tools maintenance
+# Scenarios, the longest first (they start in this order, MOLECULE_JOBS at a time);
+# override: make molecule SCENARIOS=install MOLECULE_JOBS=1
+SCENARIOS ?= pythons_tools maintenance default install content cluster no_acl clone repair
+MOLECULE_JOBS ?= 2
+export MOLECULE_JOBS
 IMAGES ?= 11 12 13
 
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
@@ -86,17 +89,9 @@ release-check: venv layout
 release: venv
 	ANTSIBULL_CHANGELOG=$(VENV)/bin/antsibull-changelog bash changelogs/release.sh
 
+# MOLECULE_JOBS scenarios at a time (tests/molecule-scenarios.sh), logs in build/molecule/.
 molecule: venv layout images
-	@passed=0; failed=0; failures=""; \
-	for s in $(SCENARIOS); do \
-	  echo "=== molecule scenario $$s ==="; start=$$(date +%s); \
-	  if molecule test -s $$s; then passed=$$((passed+1)); result=passed; \
-	  else failed=$$((failed+1)); failures="$$failures $$s"; result=FAILED; molecule destroy -s $$s >/dev/null 2>&1 || true; fi; \
-	  echo "=== scenario $$s $$result in $$(( $$(date +%s) - start )) s ==="; \
-	done; \
-	[ -z "$$failures" ] || echo "failed scenarios:$$failures"; \
-	echo "molecule scenarios: $$passed passed, $$failed failed"; \
-	[ $$failed -eq 0 ]
+	bash tests/molecule-scenarios.sh $(SCENARIOS)
 
 demo: venv layout
 	$(MAKE) images IMAGES=12

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios, MOLECULE_JOBS at a time (make molecule; docs/testing.md).
+#
+#   tests/molecule-scenarios.sh SCENARIO...
+#
+# Container names are fixed per scenario, so scenarios never share a container and can
+# run side by side; on a 2-core machine two at a time keep both cores busy (a scenario
+# spends much of its time waiting for one container). Scenarios start in the order
+# given (make lists the longest first). Each one's output goes to
+# build/molecule/<scenario>.log; a failed scenario's log is printed whole at the end,
+# so that CI shows it. Exit status 0 only when every scenario passed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs="${MOLECULE_JOBS:-2}"
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "MOLECULE_JOBS must be a positive number, got '$jobs'" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }
+logs=build/molecule
+mkdir -p "$logs"
+rm -f "$logs"/*.log "$logs"/*.result
+
+run_one() {
+    local s="$1" start result
+    start=$(date +%s)
+    echo "=== molecule scenario $s started ($(date -u +%H:%M:%S)) ==="
+    if molecule test -s "$s" >"$logs/$s.log" 2>&1; then
+        result=passed
+    else
+        result=FAILED
+        molecule destroy -s "$s" >>"$logs/$s.log" 2>&1 || true
+    fi
+    echo "$result $(( $(date +%s) - start ))" >"$logs/$s.result"
+    echo "=== scenario $s $result in $(( $(date +%s) - start )) s ==="
+}
+
+start=$(date +%s)
+running=0
+for s in "$@"; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    run_one "$s" &
+    running=$((running + 1))
+done
+wait
+
+passed=0 failed=0 failures=""
+for s in "$@"; do
+    read -r result _secs <"$logs/$s.result" 2>/dev/null || result=FAILED
+    if [ "$result" = passed ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $s"; fi
+done
+for s in $failures; do
+    echo "=================== log of the failed scenario $s ($logs/$s.log) ==================="
+    cat "$logs/$s.log"
+done
+echo "--- molecule: $passed passed, $failed failed in $(( $(date +%s) - start )) s, $jobs at a time ---"
+for s in "$@"; do echo "  $s: $(cat "$logs/$s.result" 2>/dev/null || echo 'FAILED ?') s"; done
+[ -z "$failures" ] || echo "failed scenarios:$failures"
+[ "$failed" -eq 0 ]
