@@ -581,7 +581,13 @@ class Doctor(object):
                      cause='the role creates it', fix="ask the node's admin to rerun the uvfleet.uv.shared role")
             return
         if policy == 'managed':
-            if os.access(path, os.R_OK | os.X_OK):
+            missing = self.uvx_blockers(path) if kind == 'tool' and os.access(path, os.R_OK | os.X_OK) else []
+            if missing:
+                self.add(name, PROBLEM, '`uvx` would fail after its run: %s' % missing[0],
+                         cause='uv writes %s/.gitignore the first time and takes %s/.lock; in the managed tool dir '
+                               'only root can create them, so the role keeps both there' % (path, path),
+                         fix="ask the node's admin to rerun the uvfleet.uv.shared role", policy=policy, blocked=missing)
+            elif os.access(path, os.R_OK | os.X_OK):
                 self.add(name, OK, '%s is read-only by design (policy managed): the shared %ss are for you to use; '
                          'install into your own %s (e.g. `%s=%s %s ...`)' % (path, label, env_var, env_var, default,
                                                                              command), policy=policy)
@@ -606,6 +612,19 @@ class Doctor(object):
                  fix=self.access_fix("ask the node's admin to run `uvfleet repair` (it makes the group's "
                                      "directories group-writable again)"),
                  policy=policy, blocked=blocked)
+
+    @staticmethod
+    def uvx_blockers(path):
+        """What in a managed tool dir makes a member's uvx fail: uv's .gitignore missing, its .lock not writable."""
+        out = []
+        if not os.path.lexists(os.path.join(path, '.gitignore')):
+            out.append('%s/.gitignore is missing' % path)
+        lock = os.path.join(path, '.lock')
+        if not os.path.lexists(lock):
+            out.append('%s is missing' % lock)
+        elif not os.access(lock, os.W_OK):
+            out.append('%s is not writable for you (%s)' % (lock, describe_owner(lock)))
+        return out
 
     def check_link_mode(self):
         if not self.cache_reachable:

@@ -324,6 +324,9 @@ def test_managed_python_and_tool_dirs_are_read_only_by_design_not_a_problem(node
     os.chmod(node.tools, 0o2750)
     for path in (node.python, node.tools):
         perms_testlib.setfacl('-b', path)
+    # what the role keeps in the managed tool dir for members' uvx
+    perms_testlib.make_file(os.path.join(node.tools, '.gitignore'), mode=0o640, data=b'*')
+    perms_testlib.make_file(os.path.join(node.tools, '.lock'), mode=0o666, data=b'')
     node.write_config(python_policy='managed', tool_policy='managed')
     code, _report, checks = node.doctor(node.member)
     assert code == 0
@@ -336,6 +339,24 @@ def test_managed_python_and_tool_dirs_are_read_only_by_design_not_a_problem(node
     assert code == 1 and checks['python_access']['status'] == 'problem'
     assert checks['python_access']['summary'].startswith('`uv python install` would fail: %s is not writable'
                                                          % node.python)
+
+
+@pytest.mark.parametrize('state', ['no .lock', 'root-only .lock', 'no .gitignore'])
+def test_a_managed_tool_dir_without_uvs_files_is_a_uvx_problem(node, state):
+    os.chmod(node.tools, 0o2750)
+    perms_testlib.setfacl('-b', node.tools)
+    if state != 'no .gitignore':
+        perms_testlib.make_file(os.path.join(node.tools, '.gitignore'), mode=0o640, data=b'*')
+    if state != 'no .lock':
+        perms_testlib.make_file(os.path.join(node.tools, '.lock'), mode=0o644 if state == 'root-only .lock' else 0o666)
+    node.write_config(tool_policy='managed')
+    code, _report, checks = node.doctor(node.member)
+    assert code == 1
+    tool = checks['tool_access']
+    assert tool['status'] == 'problem' and tool['summary'].startswith('`uvx` would fail after its run: ')
+    expected = {'no .lock': '%s/.lock is missing', 'root-only .lock': '%s/.lock is not writable for you',
+                'no .gitignore': '%s/.gitignore is missing'}[state] % node.tools
+    assert expected in tool['summary'] and 'rerun the uvfleet.uv.shared role' in tool['fix']
 
 
 def test_a_python_lock_of_the_first_user_is_uv_8032(node):
