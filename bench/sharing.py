@@ -288,7 +288,7 @@ def measure(args):
     download_wheels(wheels)
     uv_path = uv_binary(WORK)
     container = SharingContainer(NAME)
-    started = time.time()
+    started, load_start = time.time(), os.getloadavg()
     filesystems = {}
     try:
         for kind in FILESYSTEMS:
@@ -312,7 +312,7 @@ def measure(args):
                  'filesystems': dict((k, ' '.join(v) + ', %s loop file' % FS_SIZE[k]) for k, v in FILESYSTEMS.items()),
                  'xfs_reflink': 'reflink=1' in xfs_info,
                  'wheel_bytes': sum(os.path.getsize(os.path.join(wheels, f)) for f in os.listdir(wheels)),
-                 'load_before': os.getloadavg()})
+                 'load_start': load_start, 'load_end': os.getloadavg()})
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, 'w') as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
@@ -323,12 +323,18 @@ TITLES = {'shared': 'shared cache', 'per_user': 'per-user caches'}
 FS_TITLES = {'xfs': 'XFS reflink=1', 'ext4': 'ext4'}
 
 
+def runs(data):
+    """The runs in the order of LAYOUTS and VARIANTS (the JSON is stored with sorted keys)."""
+    order = ['%s-%s' % (layout, v.replace('@', '-')) for layout in LAYOUTS for v in VARIANTS]
+    return [data['runs'][k] for k in sorted(data['runs'], key=lambda k: order.index(k) if k in order else len(order))]
+
+
 def nusers(data):
     return max(len(run['users']) for run in data['runs'].values())
 
 
 def mb(n):
-    return '%d' % round(n / 1e6)
+    return '{:,}'.format(round(n / 1e6))
 
 
 def table(data):
@@ -337,7 +343,7 @@ def table(data):
               '| each further user: MB used (median) | {n} users: MB used | {n} users: `du` MB | {n} users: inodes '
               '| numpy `.so` in u2\'s venv |').format(n=n),
              '|---|---|---|---|---|---|---|---|---|---|---|']
-    for key, run in data['runs'].items():
+    for run in runs(data):
         users = run['users']
         further = sorted(u['seconds'] for u in users[1:])
         steps = sorted(b['fs_bytes'] - a['fs_bytes'] for a, b in zip(users, users[1:]))
@@ -369,7 +375,7 @@ def plot(data):
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = {'copy@ext4': '#d62728', 'hardlink@ext4': '#1f77b4', 'clone@xfs': '#2ca02c', 'copy@xfs': '#ff7f0e'}
-    for key, run in data['runs'].items():
+    for run in runs(data):
         users = run['users']
         n = list(range(1, len(users) + 1))
         style = '-' if run['layout'] == 'shared' else '--'
