@@ -111,8 +111,8 @@ strategies: venv layout
 	$(MAKE) images IMAGES=12
 	python bench/strategies.py
 
-# The sharing figure of docs/sharing.md: 8 users, shared vs per-user caches, 3 link modes,
-# on a loop-mounted XFS (reflink=1) in a throwaway container (~10 min). Not part of `make test`.
+# The sharing figure of docs/sharing.md: 8 users, shared vs per-user caches, link modes,
+# on loop-mounted ext4 and XFS (reflink=1) in a throwaway container (~12 min). Not part of `make test`.
 sharing: venv layout
 	$(MAKE) images IMAGES=12
 	python bench/sharing.py

@@ -31,7 +31,10 @@ the only count that sees reflink sharing. The wheels are downloaded once on the 
 network in the timings. Results: bench/results/sharing.json; the table in
 docs/sharing.md and the figure docs/figures/sharing.png are written from it.
 
-With ``--node`` this file is the driver that runs inside the container (stdlib only).
+Needs: root, podman, loop devices, mkfs.xfs (xfsprogs: ``make host``), the image
+(``make images IMAGES=12``), matplotlib for the figure (``make venv``), and PyPI once for
+the wheels (kept in /var/tmp/uvfleet-bench-sharing/wheels for the next run). With
+``--node`` this file is the driver that runs inside the container (stdlib only).
 """
 import argparse
 import json
