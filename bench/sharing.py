@@ -85,7 +85,7 @@ def node_sh(argv, **kwargs):
 def fs_used(mount):
     """Used bytes and inodes of a file system, after syncfs, once two reads agree (XFS frees lazily)."""
     last = None
-    for _ in range(30):
+    for _attempt in range(30):
         fd = os.open(mount, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.sync()
@@ -163,14 +163,14 @@ def node_install(base, layout, user):
               .format(py=PYTHON, v=venv, w=WHEELDIR, pkgs=' '.join(REQUESTED)))
     started = time.monotonic()
     proc = subprocess.run(['runuser', '-u', user, '--', 'env', '-i'] + env + ['sh', '-c', script],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError('install of %s failed:\n%s' % (user, proc.stdout[-3000:]))
     warnings = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith('warning')]
     check = subprocess.run(['runuser', '-u', user, '--', os.path.join(venv, 'bin', 'python'), '-c',
                             'import numpy, scipy.linalg, pandas, matplotlib, PIL; print(numpy.__file__)'],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     if check.returncode != 0:
         raise RuntimeError('the venv of %s does not import its packages:\n%s' % (user, check.stdout[-2000:]))
     return venv, round(seconds, 2), warnings
@@ -188,7 +188,7 @@ def node_link_probe(venv):
                 biggest = path
     st = os.lstat(biggest)
     frag = subprocess.run(['filefrag', '-v', biggest], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True).stdout
+                          universal_newlines=True, check=True).stdout
     extents = [line for line in frag.splitlines() if line.strip()[:1].isdigit() and ':' in line]
     return {'file': os.path.relpath(biggest, venv), 'nlink': st.st_nlink, 'bytes': st.st_size,
             'extents': len(extents), 'shared_extents': sum(1 for line in extents if 'shared' in line)}
@@ -348,9 +348,9 @@ def table(data):
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for run in runs(data):
         users = run['users']
-        further = sorted(u['seconds'] for u in users[1:])
-        steps = sorted(b['fs_bytes'] - a['fs_bytes'] for a, b in zip(users, users[1:]))
-        probe = users[1].get('probe', {})
+        further = sorted(u['seconds'] for u in users[1:]) or [float('nan')]
+        steps = sorted(b['fs_bytes'] - a['fs_bytes'] for a, b in zip(users, users[1:])) or [0]
+        probe = users[min(1, len(users) - 1)].get('probe', {})
         how = []
         if probe.get('nlink', 1) > 1:
             how.append('%d hardlinks' % probe['nlink'])
@@ -408,8 +408,9 @@ def write_table(data):
     marked = re.compile(r'(<!-- sharing-table:start -->\n).*?(<!-- sharing-table:end -->)', re.S)
     if not marked.search(text):
         raise SystemExit('%s has no sharing-table markers' % DOC)
+    text = marked.sub(lambda m: m.group(1) + table(data) + '\n' + m.group(2), text, count=1)
     with open(DOC, 'w') as handle:
-        handle.write(marked.sub(lambda m: m.group(1) + table(data) + '\n' + m.group(2), text, count=1))
+        handle.write(text)
 
 
 def main(argv):
