@@ -23,7 +23,7 @@ export MOLECULE_JOBS
 IMAGES ?= 11 12 13
 
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
-	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies
+	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies sharing
 all: test
 
 # ansible-core series of requirements-matrix.txt. `make test` runs the oldest and the
@@ -105,6 +105,12 @@ docsite: venv layout
 strategies: venv layout
 	$(MAKE) images IMAGES=12
 	python bench/strategies.py
+
+# The sharing figure of docs/sharing.md: 8 users, shared vs per-user caches, link modes,
+# on loop-mounted ext4 and XFS (reflink=1) in a throwaway container (~12 min). Not part of `make test`.
+sharing: venv layout
+	$(MAKE) images IMAGES=12
+	python bench/sharing.py
 
 bench: venv layout
 	python bench/run.py

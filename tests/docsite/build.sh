@@ -33,10 +33,13 @@ intersphinx_mapping = {
 }
 CONF
 python3 "$here/inventory.py" "$dest/site/ansible_devel.inv"  # relative to site/rst
-(cd "$dest/site" && ./build.sh)
-# The figures the pages show (docs/figures/*.png) beside the pages.
-if [[ -d "$repo/docs/figures" ]]; then
-  mkdir -p "$dest/site/build/html/docsite/figures"
-  cp "$repo"/docs/figures/*.png "$dest/site/build/html/docsite/figures/" 2>/dev/null || true
+# The figures the pages show (docs/figures/*.png, `![..](figures/x.png)` in docs/*.md)
+# go into the Sphinx source beside the pages, after antsibull-docs has written them and
+# before sphinx-build runs (which then checks and publishes them).
+if compgen -G "$repo/docs/figures/*.png" >/dev/null; then
+  sed -i "s|^# Build Sphinx site\$|mkdir -p rst/docsite/figures \&\& cp \"$repo\"/docs/figures/*.png rst/docsite/figures/\n&|" \
+    "$dest/site/build.sh"
+  grep -q '^mkdir -p rst/docsite/figures' "$dest/site/build.sh"
 fi
+(cd "$dest/site" && ./build.sh)
 echo "docsite: $dest/site/build/html/index.html"

@@ -6,12 +6,15 @@
 
 The Markdown pages in docs/ are the source (the README links them); the docsite needs
 reStructuredText in docs/docsite/rst/ (antsibull-docs extra docs). The pages are the
-ones docs/docsite/extra-docs.yml lists.
+ones docs/docsite/extra-docs.yml lists. One page has another source: ``changelog``
+is rendered from changelogs/changelog.yaml by antsibull-changelog (reStructuredText),
+so it changes when a release is cut (then run this again).
 """
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, '..', '..'))
@@ -31,7 +34,21 @@ def pages():
     return names
 
 
+def changelog():
+    """The released versions of changelogs/changelog.yaml, as antsibull-changelog renders them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'changelog.rst')
+        subprocess.check_call(['antsibull-changelog', 'generate', '--output-format', 'rst', '--output', out],
+                              cwd=REPO, stdout=subprocess.DEVNULL)
+        with open(out) as handle:
+            body = handle.read()
+    return ('..\n   Generated from changelogs/changelog.yaml by tests/docsite/md2rst.py (antsibull-changelog).\n\n'
+            '.. _%s:\n\n' % (LABEL % 'changelog')) + body
+
+
 def convert(name, names):
+    if name == 'changelog':
+        return changelog()
     env = dict(os.environ, UVFLEET_DOCSITE_PAGES=','.join(names))
     body = subprocess.check_output(
         ['pandoc', '--from=gfm-gfm_auto_identifiers', '--to=rst', '--wrap=none', '--lua-filter', os.path.join(HERE, 'links.lua'),
