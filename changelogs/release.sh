@@ -24,5 +24,7 @@ if ! grep -lq '^release_summary:' changelogs/fragments/*.y*ml 2>/dev/null; then
 fi
 "$antsibull" lint
 "$antsibull" release --version "$version" --date "$date"
+# the docsite's changelog page is rendered from changelog.yaml (make docsite checks it)
+python3 tests/docsite/md2rst.py
 echo "released $version ($date): CHANGELOG.md and changelogs/changelog.yaml updated, fragments folded in."
-echo "Next: review and commit them (git add -A CHANGELOG.md changelogs), tag $version, build the collection."
+echo "Next: review and commit them (git add -A CHANGELOG.md changelogs docs/docsite/rst), tag $version, build the collection."

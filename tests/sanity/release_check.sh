@@ -76,6 +76,9 @@ PY
   [[ "$plain" == *"$words"* ]] || missing="$missing $f($words)"
 done
 check "every fragment's text is in CHANGELOG.md" "$([[ -z "$missing" ]] && echo yes || echo no)" "missing:$missing"
+out="$(cd "$scratch/rel" && python3 tests/docsite/md2rst.py --check 2>&1)" && rc=0 || rc=$?
+ok=no; [[ $rc -eq 0 ]] && grep -q "v${version//./\\.}" "$scratch/rel/docs/docsite/rst/changelog.rst" && ok=yes
+check "the docsite's changelog page shows $version (make docsite agrees)" "$ok" "$out"
 left="$(find "$scratch/rel/changelogs/fragments" -name '*.yml' | wc -l)"
 check "the fragments were folded in and removed" "$([[ $left -eq 0 ]] && echo yes || echo no)" "$left left"
 out="$(bash "$scratch/rel/changelogs/release.sh" 2>&1)" && rc=0 || rc=$?
