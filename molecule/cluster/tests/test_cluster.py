@@ -82,7 +82,7 @@ def test_the_maintenance_job_is_scheduled_on_exactly_one_node(node1, node2):
     assert not node2.file(unit % "service").exists and not node2.file(unit % "timer").exists
     # it runs on node1 over the shared volume and reports there; node2 has nothing to report
     ok(node1.run("systemctl start uvfleet-maintain.service"))
-    summary = ok(node1.run("journalctl -u uvfleet-maintain.service -o cat --no-pager | tail -n 1")).stdout
+    summary = ok(node1.run("journalctl -u uvfleet-maintain.service -o cat --no-pager | grep '^uvfleet maintain: ' | tail -n 1")).stdout
     assert summary.startswith("uvfleet maintain: ok") and "/shared/uv/cache" in summary, summary
     prom = "/var/lib/prometheus/node-exporter/uvfleet.prom"
     assert 'uvfleet_perms_repair_success{dir="/shared/uv/cache"} 1' in node1.file(prom).content_string
