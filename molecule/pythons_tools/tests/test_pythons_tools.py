@@ -89,10 +89,15 @@ def test_the_self_check_audit_is_clean(ansible_host, policy):
 
 def test_managed_dirs_belong_to_root_and_the_group_only_reads(host, policy):
     only(policy, "managed")
-    bad = ok(host.run("find %s ! -type l \\( ! -user root -o ! -group %s -o -perm /0027 \\) -printf '%%p %%u %%m\\n'"
-                      % (" ".join(MANAGED), GROUP))).stdout
-    # group r-x at most, nothing for others, no group or other write anywhere
+    # group r-x at most, no group or other write anywhere, others nothing but the x uv
+    # gives executables (mode | 0o111: unreachable, every directory above is closed to
+    # others, and no finding of the policy); the tool dir's .lock is uv's own 0666
+    bad = ok(host.run("find %s ! -type l ! -path %s/.lock \\( ! -user root -o ! -group %s -o -perm /0026 "
+                      "-o \\( ! -type f -perm /0001 \\) \\) -printf '%%p %%u %%m\\n'"
+                      % (" ".join(MANAGED), TOOL_DIR, GROUP))).stdout
     assert bad == "", bad
+    executables = ok(host.run("find %s -type f -perm -0001 | wc -l" % TOOL_DIR)).stdout
+    assert int(executables) > 0  # the case above is real: uv's x for others is there
 
 
 def test_root_installs_copy_nothing_is_hardlinked_from_a_cache(host, policy):
