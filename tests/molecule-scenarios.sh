@@ -10,7 +10,7 @@
 # build/molecule/<scenario>.log; a failed scenario's log is printed whole at the end,
 # so that CI shows it. Exit status 0 only when every scenario passed.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 jobs="${MOLECULE_JOBS:-2}"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "MOLECULE_JOBS must be a positive number, got '$jobs'" >&2; exit 2; }
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }

@@ -167,5 +167,6 @@ def main(argv=None, prog='uvfleet verify'):
         sys.stdout.write(json.dumps(result, indent=2) + '\n')
     return 1 if failed else status
 
+
 if __name__ == '__main__':
     raise SystemExit(main())
