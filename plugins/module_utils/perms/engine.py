@@ -313,6 +313,9 @@ class _Run(object):
         self.lock_match = None
         #: (st_mode, raw access ACL) of regular files found compliant (st_gid == gid)
         self.ok_files = set()
+        #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL) -> (kinds, target,
+        #: access_expected, default_expected): the evaluation of a state, made once
+        self.verdicts = {}
 
     # -- helpers -----------------------------------------------------------
 
@@ -433,20 +436,21 @@ class _Run(object):
 
         ``excluded``: the entry matched an exclusion (or lies below an excluded
         directory): it is left alone unless it is dangerous (see ``_dangerous``).
+
+        Cost per finding: the evaluation of a state (mode, group ok, raw ACLs) is
+        remembered (``verdicts``), ACLs are decoded only for a new state or a sample,
+        and the paths and texts of samples and diff lines are built only while there
+        is room for them: a finding that is counted and not sampled costs dict updates.
         """
         policy = self.policy
         use_acl = self.use_acl
         access = default = None
         ok_key = None
-        if is_dir:
-            target, mkinds = policy.dir_mode(st.st_mode)
-        else:
-            target, mkinds = policy.file_mode(st.st_mode)
-            if not mkinds and st.st_gid == self.gid and not use_acl:
-                self.ok_modes.add(st.st_mode)
-                if excluded:
-                    self.report.excluded += 1
-                return
+        if not is_dir and not use_acl and st.st_gid == self.gid and not policy.file_mode(st.st_mode)[1]:
+            self.ok_modes.add(st.st_mode)
+            if excluded:
+                self.report.excluded += 1
+            return
         try:
             if is_dir:
                 if use_acl:
@@ -458,10 +462,6 @@ class _Run(object):
                         if excluded:
                             self.report.excluded += 1
                         return
-                if access is not None:
-                    access = aclmod.decode(access)
-                if default is not None:
-                    default = aclmod.decode(default)
             elif use_acl:
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
                 access = self.read_file_acl_raw(parent_fd, name)
@@ -471,8 +471,6 @@ class _Run(object):
                         if excluded:
                             self.report.excluded += 1
                         return
-                if access is not None:
-                    access = aclmod.decode(access)
         except OSError as exc:
             if W.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
@@ -482,10 +480,22 @@ class _Run(object):
             else:
                 self.simple(R.ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
             return
-        except aclmod.AclError as exc:
-            self.simple(R.ERROR, rel, 'unreadable ACL: %s' % exc, '')
-            return
-        kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
+        raw_access, raw_default = access, default
+        vkey = (is_dir, st.st_mode, st.st_gid == self.gid, access, default)
+        verdict = self.verdicts.get(vkey)
+        decoded = False
+        if verdict is None:
+            try:
+                access, default = self.decode(raw_access, raw_default)
+            except aclmod.AclError as exc:
+                self.simple(R.ERROR, rel, 'unreadable ACL: %s' % exc, '')
+                return
+            decoded = True
+            kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
+            verdict = (tuple(kinds), target, access_expected, default_expected)
+            if len(self.verdicts) < _MAX_OK_DIRS:
+                self.verdicts[vkey] = verdict
+        kinds, target, access_expected, default_expected = verdict
         if not kinds:
             if ok_key is not None:
                 known = self.ok_dirs if is_dir else self.ok_files
@@ -496,14 +506,23 @@ class _Run(object):
                 self.report.excluded += 1
             return
         rep = self.report
-        path = self.path(rel)
         rep.entries_with_findings += 1
-        for kind in kinds:
-            if rep.wants_sample(kind):
-                current, expected = self.describe(kind, st, target, access, access_expected, default, default_expected, is_dir)
-                rep.finding(kind, path, current, expected)
-            else:
-                rep.finding(kind, path)
+        sampled = rep.wants_any_sample(kinds)
+        want_diff = self.repair and len(rep.diff_before) < rep.max_diff
+        path = None
+        if (sampled or want_diff) and not decoded:
+            access, default = self.decode(raw_access, raw_default)  # decoded fine before: same bytes
+        if sampled:
+            path = self.path(rel)
+            for kind in kinds:
+                if rep.wants_sample(kind):
+                    current, expected = self.describe(kind, st, target, access, access_expected, default,
+                                                      default_expected, is_dir)
+                    rep.finding(kind, path, current, expected)
+                else:
+                    rep.finding(kind, path)
+        else:
+            rep.count_kinds(rep.findings, kinds)
         # hardlinked file of someone outside the group: never changed
         unsafe = detail = None
         if not is_dir and st.st_nlink > 1 and not self.is_member(st.st_uid):
@@ -511,9 +530,11 @@ class _Run(object):
             detail = 'nlink %d, owner uid %d is not a member of group %d' % (st.st_nlink, st.st_uid, self.gid)
         before = None
         if unsafe is None and self.act:
-            before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
+            if want_diff:
+                before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
             unsafe, detail = self.fix(parent_fd, name, st, fd, is_dir, target, access_expected, default_expected)
         if unsafe is not None:
+            path = path or self.path(rel)
             if unsafe == R.VANISHED:
                 self.simple(R.VANISHED, rel, detail, '')
                 for kind in kinds:
@@ -522,32 +543,38 @@ class _Run(object):
             rep.finding(unsafe, path, detail, 'left alone', 'skipped' if unsafe != R.ERROR else 'failed')
             for kind in kinds:
                 rep.set_status(kind, path, 'skipped' if unsafe != R.ERROR else 'failed')
-                rep.count(rep.remaining, kind)
+            rep.count_kinds(rep.remaining, kinds)
             rep.count(rep.remaining, unsafe)
             if R.KIND_CLASS[unsafe] == R.UNSAFE:
                 rep.count(rep.skipped_unsafe, unsafe)
             return
         if not self.repair:
-            for kind in kinds:
-                rep.count(rep.remaining, kind)
+            rep.count_kinds(rep.remaining, kinds)
             return
         if self.act:
             table, status = rep.fixed, 'fixed'
         else:
             # check mode: what a repair would do; nothing is changed, all remains
             table, status = rep.would_fix, 'would fix'
+            rep.count_kinds(rep.remaining, kinds)
+            if want_diff:
+                before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
+        rep.count_kinds(table, kinds)
+        if sampled:
             for kind in kinds:
-                rep.count(rep.remaining, kind)
-            before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
-        for kind in kinds:
-            rep.count(table, kind)
-            rep.set_status(kind, path, status)
+                rep.set_status(kind, path, status)
         rep.entries_changed += 1
-        if len(rep.diff_before) < rep.max_diff:
+        if want_diff:
             after_default = default_expected or default
-            rep.diff(path, before, self.state_text(target, self.gid, after_default, is_dir))
+            rep.diff(path or self.path(rel), before, self.state_text(target, self.gid, after_default, is_dir))
         else:
             rep.diff_omitted += 1
+
+    @staticmethod
+    def decode(raw_access, raw_default):
+        """Decoded (access, default) ACL entries of raw xattr values (None stays None); AclError on bad data."""
+        return (None if raw_access is None else aclmod.decode(raw_access),
+                None if raw_default is None else aclmod.decode(raw_default))
 
     def fix(self, parent_fd, name, st, fd, is_dir, target, access_expected, default_expected):
         """Apply the repair through a verified fd.  Returns (unsafe kind or None, detail)."""
