@@ -697,14 +697,15 @@ class _Run(object):
         """Check (and repair) every entry a walk yields."""
         entry = self.entry
         lock_match = self.lock_match
+        FILE, DIR = W.FILE, W.DIR  # noqa: N806 - locals: looked up once per walk, not per entry
         for event, parent_fd, name, rel, st, extra in events:
-            if event == W.FILE:
+            if event == FILE:
                 if lock_match is not None and st.st_mode & 0o7777 == UV_LOCK_MODE and lock_match(rel):
                     # uv's own lock file: a regular file uv chmods to 0666 (nothing else matches)
                     self.report.excluded += 1
                     continue
                 entry(parent_fd, name, rel, st, None, False)
-            elif event == W.DIR:
+            elif event == DIR:
                 if parent_fd is None:
                     self.start_root(root, extra, st)
                 entry(parent_fd, name, rel, st, extra, True)
