@@ -303,6 +303,8 @@ class _Run(object):
         self.jobs_auto = False
         #: index of the first task of the batch being walked (the merge order across batches)
         self.task_base = 0
+        #: CPU share the walk got since the last batch (jobs=auto forks only while it is high)
+        self.cpu = None
         #: in a forked worker: the pid of the run's process (None there)
         self.parent_pid = None
         #: the pinned fd of the root being walked, the symlink resolver for it, the
@@ -669,6 +671,7 @@ class _Run(object):
         if self.jobs > 1 and _fork is not None:
             walker.split = P.Splitter(P.AUTO_MIN_ENTRIES if self.jobs_auto else 0)
             walker.task_limit = P.TASK_BATCH
+        self.cpu = P.CpuShare()
         rep.paths.append(root)
         try:
             try:
@@ -762,10 +765,12 @@ class _Run(object):
         tasks = walker.tasks
         if not tasks:
             return
+        jobs = P.batch_jobs(self.jobs, self.jobs_auto, self.cpu)
         try:
-            P.run_batch(self, walker, tasks, self.jobs, _fork)
+            P.run_batch(self, walker, tasks, jobs, _fork)
         except P.ParallelError as exc:
             raise PermsError('parallel walk of %s failed in a worker: %s' % (self.root, exc))
+        self.cpu.mark(min(jobs, len(tasks)))
         self.task_base += len(tasks)
         del tasks[:]
         walker.close_kept()  # fds of directories left behind: all their tasks are done

@@ -14,7 +14,9 @@
   ``TASK_BATCH`` (``Walker.task_limit``), so the parent's task list stays bounded
   however wide a directory is; each batch is walked by ``jobs - 1`` forked workers
   and the parent, taking chunks of task indices from one pipe, and each worker
-  sends its report back once, as JSON over its own pipe.
+  sends its report back once, as JSON over its own pipe.  With ``auto`` a batch is
+  forked only while the walk has been getting most of a CPU per process
+  (``batch_jobs``): on a machine whose CPUs are busy with other work it stays serial.
 
 The per-entry work stays with the caller (``runner.walk_tasks(walker, tasks, first,
 last)``, ``runner.report``, ``runner.parent_pid``): this module only forks, hands
@@ -27,6 +29,7 @@ import json
 import os
 import struct
 import sys
+import time
 import traceback
 
 from . import report as R
@@ -38,6 +41,10 @@ MAX_JOBS = 64
 AUTO_CAP = 8
 #: with jobs=auto the walk stays serial until it has seen this many entries
 AUTO_MIN_ENTRIES = 10000
+#: with jobs=auto a batch is forked only while the walk got at least this share of each CPU it
+#: used (its CPU time over wall time): below it the CPUs are busy with other work, a second
+#: process would only take turns with the first
+AUTO_MIN_CPU_SHARE = 0.75
 #: tasks the parent holds at most before they are walked (bounds its memory)
 TASK_BATCH = 4096
 _CHUNK = struct.Struct('<II')
@@ -77,6 +84,41 @@ def resolve_jobs(jobs):
     if jobs < 0:
         raise ParallelError('jobs must be auto (0) or a number of processes >= 1, got %d' % jobs)
     return max(1, min(jobs, MAX_JOBS))
+
+
+class CpuShare(object):
+    """The share of a CPU per process the walk got since ``mark``, measured (os.times), never guessed."""
+
+    def __init__(self):
+        self.cpu = self.wall = 0.0
+        self.nproc = 1
+        self.mark()
+
+    @staticmethod
+    def _cpu():
+        t = os.times()
+        return t[0] + t[1] + t[2] + t[3]  # this process and its waited-for workers
+
+    def mark(self, nproc=1):
+        self.cpu = self._cpu()
+        self.wall = time.monotonic()
+        self.nproc = max(1, nproc)
+
+    def share(self):
+        """CPU time / wall time / processes since mark; None when too little time passed to tell."""
+        wall = time.monotonic() - self.wall
+        if wall < 0.05:
+            return None
+        return (self._cpu() - self.cpu) / wall / self.nproc
+
+
+def batch_jobs(jobs, auto, cpu):
+    """Processes for the next batch: jobs, or 1 when auto and the walk got too little CPU (``CpuShare``)."""
+    if auto and jobs > 1:
+        share = cpu.share()
+        if share is not None and share < AUTO_MIN_CPU_SHARE:
+            return 1
+    return jobs
 
 
 class Splitter(object):
