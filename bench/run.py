@@ -38,12 +38,13 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import tree as treemod  # noqa: E402  (bench/tree.py, standard library only)
+import allwrong  # noqa: E402  (bench/allwrong.py: the tree one user filled with umask 022)
 
 CLI = os.path.join(REPO, 'bin', 'uvfleet')
 FLOOR = os.path.join(HERE, 'floor.py')
 VENV_BIN = os.path.join(REPO, '.venv', 'bin')
 COLLECTIONS = os.path.join(REPO, 'build', 'collections')
-SECTIONS = ('audit', 'repair', 'ansible', 'parallel')
+SECTIONS = ('audit', 'repair', 'ansible', 'parallel', 'allwrong')
 
 # docker-stacks' fix-permissions, the find commands exactly as in
 # https://github.com/jupyter/docker-stacks/blob/main/images/docker-stacks-foundation/fix-permissions
@@ -378,6 +379,48 @@ def section_ansible(ctx, res, module_extra=''):
     run_repairs(ctx, res, 'ansible', methods)
 
 
+def allwrong_playbooks(ctx):
+    """A function root -> (module play argv, no-op play argv, env) for the allwrong section."""
+    playbook = os.path.join(VENV_BIN, 'ansible-playbook')
+    if not os.path.exists(os.path.join(COLLECTIONS, 'ansible_collections', 'uvfleet', 'uv')):
+        subprocess.run(['make', '-C', REPO, 'layout'], check=True, stdout=subprocess.DEVNULL)
+    plays = {}
+    for name, text in (('module.yml', PLAY_MODULE % {'extra': ''}), ('noop.yml', PLAY_NOOP)):
+        plays[name] = os.path.join(ctx['work'], name)
+        with open(plays[name], 'w') as fh:
+            fh.write(text)
+
+    def argvs(root):
+        common = [playbook, '-i', 'localhost,', '-c', 'local',
+                  '-e', 'ansible_python_interpreter=%s' % sys.executable,
+                  '-e', 'tree=%s' % root, '-e', 'group=%s' % ctx['group']]
+        return common + [plays['module.yml']], common + [plays['noop.yml']], ansible_env(ctx)
+    return argvs
+
+
+def section_syscalls_allwrong(ctx):
+    """System calls per entry on the all-wrong tree: find, engine audit, engine repair (serial, --jobs 1)."""
+    root, gid, eng = ctx['allwrong_root'], ctx['gid'], ctx['engine']
+    n = float(ctx['allwrong_entries'])
+    out = os.path.join(ctx['work'], 'strace.txt')
+    result = {}
+    allwrong.reset(root, gid)
+    for label, argv in (('find -printf (reference)', find_ref(root)),
+                        ('chmod -R alone', allwrong.CHMOD_ONLY + [root]),
+                        ('engine audit --jobs 1', eng.argv('audit', root, gid, 1)),
+                        ('engine repair --jobs 1', eng.argv('repair', root, gid, 1))):
+        allwrong.reset(root, gid)
+        counts = strace_counts(argv, out)
+        top = sorted(counts['by_call'].items(), key=lambda kv: -kv[1])[:10]
+        counts['per_entry'] = counts['total'] / n if counts['total'] else None
+        counts['per_entry_by_call'] = dict((k, round(v / n, 3)) for k, v in top)
+        result[label] = counts
+        log('  %-26s %8s syscalls, %.2f per entry: %s' % (
+            label, counts['total'], counts['per_entry'] or 0, ', '.join('%s %d' % kv for kv in top)))
+    allwrong.reset(root, gid)
+    return result
+
+
 def strace_counts(argv, out_file):
     """{'total': calls, 'errors': n, 'by_call': {name: calls}} from strace -c -f."""
     subprocess.run(['strace', '-c', '-f', '-o', out_file] + list(argv), stdout=subprocess.DEVNULL, check=False)
@@ -587,6 +630,9 @@ def main(argv=None):
     ap.add_argument('--only', default=','.join(SECTIONS), help='comma-separated sections: %s' % ','.join(SECTIONS))
     ap.add_argument('--jobs', type=int, default=2, help='workers for the parallel section (default 2)')
     ap.add_argument('--fraction', type=float, default=0.01, help='fraction of entries damaged (default 0.01)')
+    ap.add_argument('--repair-repeat', type=int, default=None,
+                    help='runs per repair command of the allwrong section (default: --repeat)')
+    ap.add_argument('--no-module', action='store_true', help='allwrong section: skip the module (ansible-playbook)')
     ap.add_argument('--seed', type=int, default=20240607)
     ap.add_argument('--dir', default='/var/tmp/uvfleet-bench', help='where the trees go (default /var/tmp/uvfleet-bench)')
     ap.add_argument('--group', default='uvbench', help='group of the trees; created with --gid if missing')
@@ -660,6 +706,24 @@ def main(argv=None):
                 section_audit(ctx, res, 'parallel', (None, args.jobs))
                 run_repairs(ctx, res, 'parallel',
                             [m for m in repair_methods(ctx, (None, args.jobs)) if m[0].startswith('engine')])
+        if 'allwrong' in only:
+            aw_root = allwrong.root_of(args.dir, args.entries)
+            awm = allwrong.prepare(aw_root, args.entries, gid, log)
+            ctx.update(allwrong_root=aw_root, allwrong_entries=awm['entries'], classic=CLASSIC,
+                       repair_repeat=args.repair_repeat or args.repeat)
+            if not ctx['entries_actual']:
+                ctx['entries_actual'] = awm['entries']
+            warm(aw_root)
+            log('== all-wrong tree, %d entries (audit x%d, repair x%d)'
+                % (awm['entries'], args.repeat, ctx['repair_repeat']))
+            ctx['load']['allwrong'] = os.getloadavg()
+            playbooks = None
+            if not args.no_module and os.path.exists(os.path.join(VENV_BIN, 'ansible-playbook')):
+                playbooks = allwrong_playbooks(ctx)
+            allwrong.section(ctx, res, measure, read_json, remaining_of, log, playbooks)
+            if args.syscalls and shutil.which('strace'):
+                log('== system calls on the all-wrong tree (strace -c -f, untimed)')
+                ctx['syscalls_allwrong'] = section_syscalls_allwrong(ctx)
         if 'ansible' in only:
             if os.path.exists(treemod.manifest_path(ans_root)):
                 amanifest = treemod.load_manifest(ans_root)
@@ -677,7 +741,7 @@ def main(argv=None):
             section_ansible(dict(ctx, root=ans_root), res)
     finally:
         if not args.keep:
-            for root in (main_root, ans_root):
+            for root in (main_root, ans_root, allwrong.root_of(args.dir, args.entries)):
                 if os.path.lexists(root):
                     subprocess.run(['rm', '-rf', '--one-file-system', root], check=False)
                 treemod.remove(root)
@@ -687,6 +751,9 @@ def main(argv=None):
 
     summary = summarize(res, ctx)
     print_summary(summary, ctx)
+    if 'allwrong' in only:
+        summary['allwrong'] = allwrong.summary(res, ctx)
+        print(json.dumps(summary['allwrong'], indent=1, sort_keys=True))
     result = {
         'when': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'duration_s': round(time.time() - started, 1),
         'machine': {'cores': os.cpu_count(), 'kernel': platform.release(), 'python': platform.python_version(),
@@ -696,6 +763,7 @@ def main(argv=None):
         'generated_s': ctx.get('generated_s'), 'pristine_findings': ctx.get('pristine_findings'),
         'repeat': args.repeat, 'fraction': args.fraction, 'seed': args.seed,
         'engine_parallel_flag': engine.parallel_flag, 'syscalls': ctx.get('syscalls'),
+        'syscalls_allwrong': ctx.get('syscalls_allwrong'), 'allwrong_entries': ctx.get('allwrong_entries'),
         'engine_digest': engine_digest(),
     }
     if result['engine_digest'] != digest_at_start:

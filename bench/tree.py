@@ -140,45 +140,61 @@ def top_dirs(root):
 # ---------------------------------------------------------------------------
 # generation
 
-def _make_ids(root, first, last):
+#: the all-wrong tree: one user (uid and group ALLWRONG_ID) filled it with umask 022, so every
+#: entry is wrong (group, mode, no setgid, no default ACL); see generate(..., allwrong=True)
+ALLWRONG_ID = 2001
+
+
+def _owner(i, allwrong):
+    return (ALLWRONG_ID, ALLWRONG_ID) if allwrong else (uid_of(i), -1)
+
+
+def _make_ids(root, first, last, allwrong=False):
     """Create archive ids [first, last) (runs in a worker process)."""
-    os.umask(0)
+    os.umask(0o022 if allwrong else 0)
+    dmode = 0o777 if allwrong else 0o770
     arch = os.path.join(root, 'archive-v0')
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
     for i in range(first, last):
-        uid = uid_of(i)
+        uid, ugid = _owner(i, allwrong)
         pkg = pkg_name(i)
         top = os.path.join(arch, archive_id(i))
-        os.mkdir(top, 0o770)          # setgid, group and default ACL come from the parent
-        os.chown(top, uid, -1)
+        os.mkdir(top, dmode)          # setgid, group and default ACL come from the parent
+        os.chown(top, uid, ugid)
         for sub in SUBDIRS:
             path = os.path.join(top, sub.format(pkg=pkg))
-            os.mkdir(path, 0o770)
+            os.mkdir(path, dmode)
             dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                os.fchown(dfd, uid, -1)
+                os.fchown(dfd, uid, ugid)
                 for k, name in enumerate(FILE_NAMES):
-                    fd = os.open(name, flags, file_mode(k), dir_fd=dfd)
-                    os.fchown(fd, uid, -1)
+                    fd = os.open(name, flags, (0o777 if k == 0 else 0o666) if allwrong else file_mode(k), dir_fd=dfd)
+                    os.fchown(fd, uid, ugid)
                     os.close(fd)
             finally:
                 os.close(dfd)
     return last - first
 
 
-def _make_links(root, n_ids):
+def _make_links(root, n_ids, allwrong=False):
     pypi = os.path.join(root, 'wheels-v5', 'pypi')
     for i in range(0, n_ids, IDS_PER_SYMLINK):
+        uid, ugid = _owner(i, allwrong)
         d = os.path.join(pypi, pkg_name(i))
-        os.mkdir(d, 0o770)
+        os.mkdir(d, 0o755 if allwrong else 0o770)
         link = os.path.join(d, pkg_name(i) + '-1.0-py3-none-any')
         os.symlink(os.path.join('..', '..', '..', 'archive-v0', archive_id(i)), link)
-        os.lchown(link, uid_of(i), -1)
-        os.chown(d, uid_of(i), -1)
+        os.lchown(link, uid, ugid)
+        os.chown(d, uid, ugid)
 
 
-def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
-    """Create the tree; returns the manifest (also written beside the tree)."""
+def generate(root, entries=1000000, gid=None, jobs=None, quiet=False, allwrong=False):
+    """Create the tree; returns the manifest (also written beside the tree).
+
+    ``allwrong``: the tree one user (ALLWRONG_ID) filled with umask 022 instead of the
+    compliant one: directories 0755 without setgid or default ACL, files 0644/0755, all
+    of group ALLWRONG_ID: every entry below the root is wrong.
+    """
     if gid is None:
         raise ValueError('a gid is needed')
     if os.path.lexists(root):
@@ -191,11 +207,16 @@ def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
         os.mkdir(root, 0o770)
         os.chown(root, 0, gid)
         os.chmod(root, 0o2770)
-        acls = _set_acl(root, DEFAULT, DEFAULT_ACL)
+        acls = _set_acl(root, DEFAULT, DEFAULT_ACL) if not allwrong else False
         for d in top_dirs(root)[1:]:
-            os.mkdir(d, 0o770)
+            os.mkdir(d, 0o755 if allwrong else 0o770)
+            if allwrong:
+                os.chown(d, ALLWRONG_ID, ALLWRONG_ID)
         for name in TOP_FILES:
-            os.close(os.open(os.path.join(root, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o660))
+            os.close(os.open(os.path.join(root, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o644 if allwrong else 0o660))
+            if allwrong:
+                os.chown(os.path.join(root, name), ALLWRONG_ID, ALLWRONG_ID)
         jobs = jobs or min(4, os.cpu_count() or 1)
         bounds = [n_ids * w // jobs for w in range(jobs + 1)]
         pids = []
@@ -204,7 +225,7 @@ def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
             if pid == 0:   # child: plain fork, no multiprocessing (works from any parent)
                 code = 0
                 try:
-                    _make_ids(root, bounds[w], bounds[w + 1])
+                    _make_ids(root, bounds[w], bounds[w + 1], allwrong)
                 except BaseException:   # noqa: B902 - report and exit the child
                     import traceback
                     traceback.print_exc()
@@ -212,7 +233,7 @@ def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
                 finally:
                     os._exit(code)
             pids.append(pid)
-        _make_links(root, n_ids)
+        _make_links(root, n_ids, allwrong)
         failed = [pid for pid in pids if os.waitpid(pid, 0)[1] != 0]
         if failed:
             raise RuntimeError('tree generation failed in %d worker(s)' % len(failed))
@@ -220,7 +241,7 @@ def generate(root, entries=1000000, gid=None, jobs=None, quiet=False):
         os.umask(old)
     manifest = {
         'root': os.path.abspath(root), 'n_ids': n_ids, 'entries': count_entries(n_ids),
-        'dirs': n_dirs(n_ids), 'files': n_files(n_ids), 'gid': gid, 'acls': acls,
+        'dirs': n_dirs(n_ids), 'files': n_files(n_ids), 'gid': gid, 'acls': acls, 'allwrong': allwrong,
         'generated_s': round(time.time() - start, 2),
     }
     with open(manifest_path(root), 'w') as fh:

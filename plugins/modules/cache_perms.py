@@ -158,20 +158,20 @@ options:
     default: false
   jobs:
     description:
-      - Number of processes that walk the tree. V(1) walks it in this process. V(0) uses one process per CPU
-        available to the module (C(os.sched_getaffinity)).
+      - Number of processes that walk the tree. V(auto) (the default; also V(0)) uses the CPUs available to
+        the module (C(os.sched_getaffinity)), at most 8, and walks serially, without forking, until the walk has
+        seen 10,000 entries (a small tree never forks). V(1) always walks in this process; another number is
+        taken as given.
       - "With more than one, the module walks the first levels itself (for a uv cache, the buckets such as
-        C(archive-v0)) and hands the subtrees below them out to forked worker processes through a queue; each
+        C(archive-v0)) and hands the subtrees below them out to forked worker processes through a queue, in
+        batches of at most 4096 subtrees (the module's memory stays flat however wide a directory is); each
         worker enters its subtrees from a directory fd the module opened and verified, with the same
         C(O_DIRECTORY|O_NOFOLLOW) checks as the serial walk, and sends its counts and bounded samples back once.
         The report is the same as with V(1), apart from which samples are kept when there are more than
         O(max_samples)."
-      - With an idle second core, V(2) halved the wall time of an audit or a repair of a 1,000,000-entry tree
-        (faster than C(find) walking it); on a busy 2-core host it brought no gain (no idle core to overlap the
-        walk with). Worth raising on hosts with idle cores and large trees, and on network file systems where
-        each C(stat) waits for the server; see C(docs/cache_perms.md) for measurements.
-    type: int
-    default: 1
+      - See C(docs/benchmarks.md) for measurements at the default and with explicit values.
+    type: str
+    default: auto
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
@@ -371,7 +371,7 @@ def main():
             link_roots=dict(type='list', elements='path', default=[]),
             max_samples=dict(type='int', default=20),
             fail_on_findings=dict(type='bool', default=False),
-            jobs=dict(type='int', default=1),
+            jobs=dict(type='str', default='auto'),
         ),
         supports_check_mode=True,
     )

@@ -23,9 +23,9 @@ from .policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
 
 
 def _jobs(text):
-    """argparse type of --jobs: an int >= 0, or 'auto' (= 0, one per CPU)."""
+    """argparse type of --jobs: an int >= 0, or 'auto' (= 0: the CPUs available, capped, serial on small trees)."""
     if text.strip().lower() == 'auto':
-        return 0
+        return 'auto'
     try:
         value = int(text)
     except ValueError:
@@ -78,9 +78,10 @@ def build_parser(paths_required=True, prog='uvfleet audit'):
                              'ACLs are used (named entries do not show in the mode bits)')
     parser.add_argument('--fail-on-findings', action='store_true',
                         help='exit 1 when counted findings remain after the run')
-    parser.add_argument('-j', '--jobs', type=_jobs, default=1, metavar='N',
-                        help='processes walking subtrees in parallel: 1 (default) walks serially, 0 or auto '
-                             'one per CPU; see docs/cache_perms.md for when it pays')
+    parser.add_argument('-j', '--jobs', type=_jobs, default='auto', metavar='N',
+                        help='processes walking subtrees in parallel: auto (default, also 0) uses the CPUs '
+                             'available (at most 8) once the walk has seen 10,000 entries; 1 walks serially; '
+                             'see docs/benchmarks.md')
     parser.add_argument('--diff', action='store_true', help='include before/after lines of changed entries')
     parser.add_argument('--compact', action='store_true', help='one-line JSON')
     return parser

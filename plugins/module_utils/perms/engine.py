@@ -25,18 +25,15 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import grp
-import json
 import os
 import pwd
 import stat
-import struct
-import sys
 import time
-import traceback
 
 from . import acl as aclmod
 from . import links as L
 from . import mounts as M
+from . import parallel as P
 from . import report as R
 from . import walk as W
 from .policy import Policy, closed_to_others, mode_text, others_x_grants_nothing
@@ -65,10 +62,8 @@ _PROC_FD = os.path.isdir('/proc/self/fd')
 
 #: compliant directory states remembered (bounds memory on trees with many distinct ACLs)
 _MAX_OK_DIRS = 4096
-#: parallel walk: chunks of tasks per process (dynamic balance), upper bound of processes
-_CHUNKS_PER_JOB = 16
-_MAX_JOBS = 64
-_CHUNK = struct.Struct('<II')
+#: parallel walk (see parallel.py): upper bound of processes, the fork used (None: serial only)
+_MAX_JOBS = P.MAX_JOBS
 _fork = getattr(os, 'fork', None)
 
 
@@ -306,6 +301,12 @@ class _Run(object):
         self.ok_dirs = set()
         self.max_depth = W.DEFAULT_MAX_DEPTH
         self.jobs = 1
+        #: jobs chosen automatically: serial until the walk has seen enough entries
+        self.jobs_auto = False
+        #: index of the first task of the batch being walked (the merge order across batches)
+        self.task_base = 0
+        #: CPU share the walk got since the last batch (jobs=auto forks only while it is high)
+        self.cpu = None
         #: in a forked worker: the pid of the run's process (None there)
         self.parent_pid = None
         #: the pinned fd of the root being walked, the symlink resolver for it, the
@@ -316,6 +317,9 @@ class _Run(object):
         self.lock_match = None
         #: (st_mode, raw access ACL) of regular files found compliant (st_gid == gid)
         self.ok_files = set()
+        #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL) -> (kinds, target,
+        #: access_expected, default_expected): the evaluation of a state, made once
+        self.verdicts = {}
 
     # -- helpers -----------------------------------------------------------
 
@@ -439,20 +443,21 @@ class _Run(object):
 
         ``excluded``: the entry matched an exclusion (or lies below an excluded
         directory): it is left alone unless it is dangerous (see ``_dangerous``).
+
+        Cost per finding: the evaluation of a state (mode, group ok, raw ACLs) is
+        remembered (``verdicts``), ACLs are decoded only for a new state or a sample,
+        and the paths and texts of samples and diff lines are built only while there
+        is room for them: a finding that is counted and not sampled costs dict updates.
         """
         policy = self.policy
         use_acl = self.use_acl
         access = default = None
         ok_key = None
-        if is_dir:
-            target, mkinds = policy.dir_mode(st.st_mode)
-        else:
-            target, mkinds = policy.file_mode(st.st_mode)
-            if not mkinds and st.st_gid == self.gid and not use_acl:
-                self.ok_modes.add(st.st_mode)
-                if excluded:
-                    self.report.excluded += 1
-                return
+        if not is_dir and not use_acl and st.st_gid == self.gid and not policy.file_mode(st.st_mode)[1]:
+            self.ok_modes.add(st.st_mode)
+            if excluded:
+                self.report.excluded += 1
+            return
         try:
             if is_dir:
                 if use_acl:
@@ -464,10 +469,6 @@ class _Run(object):
                         if excluded:
                             self.report.excluded += 1
                         return
-                if access is not None:
-                    access = aclmod.decode(access)
-                if default is not None:
-                    default = aclmod.decode(default)
             elif use_acl:
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
                 access = self.read_file_acl_raw(parent_fd, name)
@@ -477,8 +478,6 @@ class _Run(object):
                         if excluded:
                             self.report.excluded += 1
                         return
-                if access is not None:
-                    access = aclmod.decode(access)
         except OSError as exc:
             if W.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
@@ -488,10 +487,22 @@ class _Run(object):
             else:
                 self.simple(R.ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
             return
-        except aclmod.AclError as exc:
-            self.simple(R.ERROR, rel, 'unreadable ACL: %s' % exc, '')
-            return
-        kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
+        raw_access, raw_default = access, default
+        vkey = (is_dir, st.st_mode, st.st_gid == self.gid, access, default)
+        verdict = self.verdicts.get(vkey)
+        decoded = False
+        if verdict is None:
+            try:
+                access, default = self.decode(raw_access, raw_default)
+            except aclmod.AclError as exc:
+                self.simple(R.ERROR, rel, 'unreadable ACL: %s' % exc, '')
+                return
+            decoded = True
+            kinds, target, access_expected, default_expected = self.evaluate(st, is_dir, access, default)
+            verdict = (tuple(kinds), target, access_expected, default_expected)
+            if len(self.verdicts) < _MAX_OK_DIRS:
+                self.verdicts[vkey] = verdict
+        kinds, target, access_expected, default_expected = verdict
         if not kinds:
             if ok_key is not None:
                 known = self.ok_dirs if is_dir else self.ok_files
@@ -502,14 +513,23 @@ class _Run(object):
                 self.report.excluded += 1
             return
         rep = self.report
-        path = self.path(rel)
         rep.entries_with_findings += 1
-        for kind in kinds:
-            if rep.wants_sample(kind):
-                current, expected = self.describe(kind, st, target, access, access_expected, default, default_expected, is_dir)
-                rep.finding(kind, path, current, expected)
-            else:
-                rep.finding(kind, path)
+        sampled = rep.wants_any_sample(kinds)
+        want_diff = self.repair and len(rep.diff_before) < rep.max_diff
+        path = None
+        if (sampled or want_diff) and not decoded:
+            access, default = self.decode(raw_access, raw_default)  # decoded fine before: same bytes
+        if sampled:
+            path = self.path(rel)
+            for kind in kinds:
+                if rep.wants_sample(kind):
+                    current, expected = self.describe(kind, st, target, access, access_expected, default,
+                                                      default_expected, is_dir)
+                    rep.finding(kind, path, current, expected)
+                else:
+                    rep.finding(kind, path)
+        else:
+            rep.count_kinds(rep.findings, kinds)
         # hardlinked file of someone outside the group: never changed
         unsafe = detail = None
         if not is_dir and st.st_nlink > 1 and not self.is_member(st.st_uid):
@@ -517,9 +537,11 @@ class _Run(object):
             detail = 'nlink %d, owner uid %d is not a member of group %d' % (st.st_nlink, st.st_uid, self.gid)
         before = None
         if unsafe is None and self.act:
-            before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
+            if want_diff:
+                before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
             unsafe, detail = self.fix(parent_fd, name, st, fd, is_dir, target, access_expected, default_expected)
         if unsafe is not None:
+            path = path or self.path(rel)
             if unsafe == R.VANISHED:
                 self.simple(R.VANISHED, rel, detail, '')
                 for kind in kinds:
@@ -528,32 +550,38 @@ class _Run(object):
             rep.finding(unsafe, path, detail, 'left alone', 'skipped' if unsafe != R.ERROR else 'failed')
             for kind in kinds:
                 rep.set_status(kind, path, 'skipped' if unsafe != R.ERROR else 'failed')
-                rep.count(rep.remaining, kind)
+            rep.count_kinds(rep.remaining, kinds)
             rep.count(rep.remaining, unsafe)
             if R.KIND_CLASS[unsafe] == R.UNSAFE:
                 rep.count(rep.skipped_unsafe, unsafe)
             return
         if not self.repair:
-            for kind in kinds:
-                rep.count(rep.remaining, kind)
+            rep.count_kinds(rep.remaining, kinds)
             return
         if self.act:
             table, status = rep.fixed, 'fixed'
         else:
             # check mode: what a repair would do; nothing is changed, all remains
             table, status = rep.would_fix, 'would fix'
+            rep.count_kinds(rep.remaining, kinds)
+            if want_diff:
+                before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
+        rep.count_kinds(table, kinds)
+        if sampled:
             for kind in kinds:
-                rep.count(rep.remaining, kind)
-            before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
-        for kind in kinds:
-            rep.count(table, kind)
-            rep.set_status(kind, path, status)
+                rep.set_status(kind, path, status)
         rep.entries_changed += 1
-        if len(rep.diff_before) < rep.max_diff:
+        if want_diff:
             after_default = default_expected or default
-            rep.diff(path, before, self.state_text(target, self.gid, after_default, is_dir))
+            rep.diff(path or self.path(rel), before, self.state_text(target, self.gid, after_default, is_dir))
         else:
             rep.diff_omitted += 1
+
+    @staticmethod
+    def decode(raw_access, raw_default):
+        """Decoded (access, default) ACL entries of raw xattr values (None stays None); AclError on bad data."""
+        return (None if raw_access is None else aclmod.decode(raw_access),
+                None if raw_default is None else aclmod.decode(raw_default))
 
     def fix(self, parent_fd, name, st, fd, is_dir, target, access_expected, default_expected):
         """Apply the repair through a verified fd.  Returns (unsafe kind or None, detail)."""
@@ -646,7 +674,9 @@ class _Run(object):
         walker.ok_gid = self.gid
         self.ok_modes = walker.ok_modes
         if self.jobs > 1 and _fork is not None:
-            walker.split = _Splitter()
+            walker.split = P.Splitter(P.AUTO_MIN_ENTRIES if self.jobs_auto else 0)
+            walker.task_limit = P.TASK_BATCH
+        self.cpu = P.CpuShare()
         rep.paths.append(root)
         try:
             try:
@@ -662,8 +692,7 @@ class _Run(object):
                     self.consume(walker, walker_iter, root)
                 finally:
                     walker_iter.close()
-                if walker.tasks:
-                    self.run_tasks(walker)
+                self.flush_tasks(walker)
             finally:
                 walker.close_kept()
                 rep.scanned += walker.scanned
@@ -676,14 +705,15 @@ class _Run(object):
         """Check (and repair) every entry a walk yields."""
         entry = self.entry
         lock_match = self.lock_match
+        FILE, DIR = W.FILE, W.DIR  # noqa: N806 - locals: looked up once per walk, not per entry
         for event, parent_fd, name, rel, st, extra in events:
-            if event == W.FILE:
+            if event == FILE:
                 if lock_match is not None and st.st_mode & 0o7777 == UV_LOCK_MODE and lock_match(rel):
                     # uv's own lock file: a regular file uv chmods to 0666 (nothing else matches)
                     self.report.excluded += 1
                     continue
                 entry(parent_fd, name, rel, st, None, False)
-            elif event == W.DIR:
+            elif event == DIR:
                 if parent_fd is None:
                     self.start_root(root, extra, st)
                 entry(parent_fd, name, rel, st, extra, True)
@@ -701,6 +731,8 @@ class _Run(object):
                     # fifos, sockets and devices are never hidden by an exclusion
                     self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode) + ' (excluded, reported anyway)',
                                 'left alone (never opened)')
+            elif event == W.TASKS:
+                self.flush_tasks(walker)
             elif event == W.SPECIAL:
                 self.simple(R.SPECIAL_FILE, rel, _special_text(st.st_mode), 'left alone (never opened)')
             elif event == W.VANISHED:
@@ -724,7 +756,7 @@ class _Run(object):
             for index in range(first, last):
                 if parent is not None and os.getppid() != parent:
                     os._exit(75)  # a worker whose parent died (killed module run): stop, change nothing more
-                rep.task = index
+                rep.task = self.task_base + index
                 events = walker.walk_task(*tasks[index])
                 try:
                     self.consume(walker, events)
@@ -733,116 +765,20 @@ class _Run(object):
         finally:
             rep.task = -1
 
-    def take_chunks(self, walker, tasks, chunk_fd):
-        """Walk the chunks of tasks read from the shared pipe until it is empty."""
-        while True:
-            record = _read_exactly(chunk_fd, _CHUNK.size)
-            if not record:
-                return
-            first, last = _CHUNK.unpack(record)
-            self.walk_tasks(walker, tasks, first, last)
-
-    def run_tasks(self, walker):
-        """Walk the subtrees the walker handed out: here, or over forked workers.
-
-        The walker's fds of the directories holding the subtrees stay open
-        (``kept_fds``); workers inherit them and enter each subtree with the
-        same O_DIRECTORY|O_NOFOLLOW open relative to its parent's fd as the
-        serial walk.  Work is handed out in chunks of task indices through one
-        pipe (a queue filled before the fork); the parent takes chunks too.
-        Each worker sends its report back once, as JSON over its own pipe: the
-        counts add up, samples and diff lines stay bounded.
-        """
+    def flush_tasks(self, walker):
+        """Walk the tasks the walker holds (a batch of at most ``parallel.TASK_BATCH``), then forget them."""
         tasks = walker.tasks
-        nproc = min(self.jobs, len(tasks))
-        if nproc < 2:
-            self.walk_tasks(walker, tasks, 0, len(tasks))
+        if not tasks:
             return
-        nchunks = min(len(tasks), nproc * _CHUNKS_PER_JOB)
-        bounds = [len(tasks) * i // nchunks for i in range(nchunks + 1)]
-        queue = b''.join(_CHUNK.pack(bounds[i], bounds[i + 1]) for i in range(nchunks))
-        chunk_r, chunk_w = os.pipe()
+        jobs = P.batch_jobs(self.jobs, self.jobs_auto, self.cpu)
         try:
-            _write_all(chunk_w, queue)  # at most _MAX_JOBS * _CHUNKS_PER_JOB records (8 KiB): fits in a pipe
-        finally:
-            os.close(chunk_w)
-        _flush_std()
-        parent_pid = os.getpid()
-        children = []
-        try:
-            try:
-                for _i in range(nproc - 1):
-                    result_r, result_w = os.pipe()
-                    try:
-                        pid = _fork()
-                    except OSError:  # EAGAIN, ENOMEM: fewer workers (maybe none), same result
-                        os.close(result_r)
-                        os.close(result_w)
-                        break
-                    if pid == 0:
-                        self.parent_pid = parent_pid
-                        self.worker(walker, tasks, chunk_r, result_w, [c[1] for c in children] + [result_r])
-                    os.close(result_w)
-                    children.append((pid, result_r))
-                self.take_chunks(walker, tasks, chunk_r)
-            finally:
-                os.close(chunk_r)
-            failures = []
-            while children:
-                pid, result_r = children[0]
-                try:
-                    data = _read_all(result_r)
-                finally:
-                    os.close(result_r)
-                    children[0] = (pid, None)
-                status = os.waitpid(pid, 0)[1]
-                children.pop(0)
-                try:
-                    payload = json.loads(data.decode('utf-8')) if data else {}
-                except ValueError:
-                    payload = {}
-                if 'report' in payload:
-                    self.report.merge(payload['report'])
-                else:
-                    failures.append(payload.get('error') or 'worker %d ended with wait status %d' % (pid, status))
-            if failures:
-                raise PermsError('parallel walk of %s failed in a worker: %s' % (self.root, failures[0].strip()))
-        finally:
-            for pid, result_r in children:  # only after an error here: stop and reap them
-                if result_r is not None:
-                    os.close(result_r)
-                try:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                except OSError:
-                    pass
-
-    def worker(self, walker, tasks, chunk_r, result_w, other_fds):
-        """A forked worker: walk chunks, send the report once, exit.  Never returns."""
-        code = 70
-        try:
-            try:
-                for fd in other_fds:
-                    os.close(fd)
-                # nothing may reach the module's stdout (its JSON result) from here
-                null = os.open(os.devnull, os.O_RDWR)
-                os.dup2(null, 0)
-                os.dup2(null, 1)
-                os.close(null)
-                sys.stdout = open(os.devnull, 'w')
-                self.report = R.Report(max_samples=self.report.max_samples, max_diff=self.report.max_diff)
-                walker.scanned = walker.excluded = 0
-                walker.kept_fds = []
-                self.take_chunks(walker, tasks, chunk_r)
-                self.report.scanned = walker.scanned
-                self.report.excluded += walker.excluded
-                payload = {'report': self.report.state()}
-                code = 0
-            except BaseException:  # noqa: B902 - everything goes back to the parent
-                payload = {'error': traceback.format_exc(limit=8)}
-            _write_all(result_w, json.dumps(payload).encode('utf-8'))
-        finally:
-            os._exit(code)  # no atexit handlers, no buffered output flushed twice
+            P.run_batch(self, walker, tasks, jobs, _fork)
+        except P.ParallelError as exc:
+            raise PermsError('parallel walk of %s failed in a worker: %s' % (self.root, exc))
+        self.cpu.mark(min(jobs, len(tasks)))
+        self.task_base += len(tasks)
+        del tasks[:]
+        walker.close_kept()  # fds of directories left behind: all their tasks are done
 
     def start_root(self, root, fd, st):
         policy = self.policy
@@ -964,87 +900,20 @@ def _special_text(mode):
 
 
 def resolve_jobs(jobs):
-    """Number of walking processes: an int >= 1; 0, None or 'auto' mean one per available CPU."""
-    if jobs is None or (isinstance(jobs, str) and jobs.strip().lower() in ('auto', '')):
-        jobs = 0
+    """Number of walking processes: an int >= 1; 0, None or 'auto': the CPUs available, capped (parallel.py)."""
     try:
-        jobs = int(jobs)
-    except (TypeError, ValueError):
-        raise PermsError('jobs must be a number of processes (1 = serial) or 0/auto (one per CPU), got %r' % (jobs,))
-    if jobs < 0:
-        raise PermsError('jobs must be 0 (one per CPU) or more, got %d' % jobs)
-    if jobs == 0:
-        try:
-            jobs = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            jobs = os.cpu_count() or 1
-    return max(1, min(jobs, _MAX_JOBS))
+        return P.resolve_jobs(jobs)
+    except P.ParallelError as exc:
+        raise PermsError(str(exc))
 
 
-class _Splitter(object):
-    """Where the parent stops and hands subtrees out (Walker.split).
-
-    The parent enters the first level (a uv cache has few top-level buckets),
-    and deeper directories while their parent has fewer than ``LOW_FANOUT``
-    subdirectories (``wheels-v5/pypi``, ``lib/python3.12``), down to
-    ``MAX_DEPTH``; every other subdirectory becomes a task (``archive-v0/<id>``:
-    most of a cache).  At most ``MAX_KEPT`` directories are entered by the
-    parent, which bounds the fds it keeps open for the workers.
-    """
-
-    LOW_FANOUT = 4
-    MAX_DEPTH = 4
-    MAX_KEPT = 64
-
-    def __init__(self):
-        self.entered = 0
-
-    def __call__(self, depth, fanout):
-        if self.entered < self.MAX_KEPT and (depth == 1 or (fanout < self.LOW_FANOUT and depth <= self.MAX_DEPTH)):
-            self.entered += 1
-            return False
-        return True
-
-
-def _read_exactly(fd, size):
-    data = b''
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            if data:
-                raise PermsError('parallel walk: short read from the task queue')
-            break
-        data += chunk
-    return data
-
-
-def _read_all(fd):
-    parts = []
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b''.join(parts)
-        parts.append(chunk)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _flush_std():
-    """Flush Python's buffers before a fork, so nothing buffered is written twice."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
+#: kept for callers of earlier versions
+_Splitter = P.Splitter
 
 
 def run(paths, group, repair=True, dry_run=False, others='none', group_access='write', acl='auto', exclude=(),
         max_samples=20, max_diff=1000, is_member=None, check_file_acls=False, max_depth=W.DEFAULT_MAX_DEPTH,
-        jobs=1, acl_allow=(), exclude_locks=(), link_roots=(), read_paths=()):
+        jobs='auto', acl_allow=(), exclude_locks=(), link_roots=(), read_paths=()):
     """Audit (repair=False), check (repair=True, dry_run=True) or repair a list of trees.
 
     ``read_paths``: further trees checked in the same run with ``group_access='read'``
@@ -1054,8 +923,9 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
     ``is_member``: callable uid -> bool, or a set of uids, deciding whether a
     hardlinked file's owner belongs to the group and which users a named ACL
     entry may name (default: the system's group database, uid 0 never a member).
-    ``jobs``: processes walking subtrees in parallel (1: serial; 0 or None:
-    one per CPU available to this process); see ``resolve_jobs``.
+    ``jobs``: processes walking subtrees in parallel (1: serial; 'auto', the
+    default, 0 or None: the CPUs available to this process, capped, and serial
+    until the walk has seen enough entries); see ``parallel.py``.
     ``acl_allow``: further principals named ACL entries may name (``user:NAME``,
     ``group:GID``, ...; see ``parse_acl_allow``).  ``exclude``: globs of entries left
     alone, except what an exclusion never hides (setuid/setgid, world-writable
@@ -1068,6 +938,7 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
     Raises PermsError before changing anything when a root or the group is refused.
     """
     start = time.time()
+    jobs_auto = P.is_auto(jobs)
     jobs = resolve_jobs(jobs)
     gid, _name = resolve_group(group)
     allow_users, allow_groups = parse_acl_allow(acl_allow)
@@ -1101,6 +972,7 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
             runner = _Run(policy, report, repair, dry_run, is_member, check_file_acls, W.compile_excludes(exclude))
             runner.max_depth = max_depth
             runner.jobs = jobs
+            runner.jobs_auto = jobs_auto
             runner.link_roots = links
             runner.lock_match = W.compile_excludes(exclude_locks)
             return runner

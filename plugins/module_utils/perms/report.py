@@ -102,6 +102,8 @@ class Report(object):
         #: lowest keys, so a parallel report does not depend on timing)
         self.task = -1
         self.diff_task = []
+        #: tuples of kinds whose sample buckets are all full (wants_any_sample)
+        self._full = set()
 
     # -- accumulation ------------------------------------------------------
 
@@ -117,6 +119,23 @@ class Report(object):
     def wants_sample(self, kind):
         """True while samples of this kind are still kept (saves building their text)."""
         return len(self._samples.get(kind, ())) < self.max_samples
+
+    def wants_any_sample(self, kinds):
+        """True while a sample of one of these kinds would still be kept."""
+        if not self.max_samples or kinds in self._full:
+            return False
+        samples = self._samples
+        limit = self.max_samples
+        for kind in kinds:
+            if len(samples.get(kind, ())) < limit:
+                return True
+        self._full.add(kinds)  # buckets only grow: full stays full
+        return False
+
+    def count_kinds(self, table, kinds):
+        """Add 1 to each kind in one of the tables (findings, fixed, remaining, would_fix)."""
+        for kind in kinds:
+            table[kind] = table.get(kind, 0) + 1
 
     def set_status(self, kind, path, status):
         """Update the status of the sample kept for (kind, path), if any."""

@@ -48,6 +48,8 @@ SWAPPED = 'swapped'
 OTHER_FS = 'other_fs'
 TOO_DEEP = 'too_deep'
 ERROR = 'error'
+#: parallel walk: the tasks handed out reached ``task_limit``; walk them before the walk goes on
+TASKS = 'tasks'
 #: exclude_mode 'mark': (EXCLUDED, parent_fd, name, rel, st, (event, extra)) for FILE/LINK/SPECIAL/DIR
 EXCLUDED = 'excluded'
 
@@ -155,7 +157,10 @@ class Walker(object):
     subdirectory for which it returns True is not entered: ``(parent_fd, name,
     rel, depth)`` is appended to ``tasks`` instead, and the parent's fd, opened
     and verified like any other, stays open in ``kept_fds`` (``close_kept``
-    closes them).  ``walk_task(*task)`` then walks such a subtree, entering it
+    closes them); with ``task_limit`` set, a ``TASKS`` event is yielded whenever that
+    many tasks are pending, and the caller walks and clears them (bounded memory).
+    ``split`` gets a third argument: the entries seen so far.
+    ``walk_task(*task)`` then walks such a subtree, entering it
     with the same O_DIRECTORY|O_NOFOLLOW open relative to that fd (a forked
     worker inherits the fd; nothing is reopened by path).
     """
@@ -183,6 +188,8 @@ class Walker(object):
         self.ok_gid = None
         self.ok_modes = set()
         self.split = None
+        #: with split: a TASKS event is yielded whenever this many tasks are pending
+        self.task_limit = None
         self.tasks = []
         self.kept_fds = []
 
@@ -228,8 +235,6 @@ class Walker(object):
         except BaseException:
             os.close(root_fd)
             raise
-        # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs]
-        # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
         # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs,
         #         directory excluded (mark mode), names of its excluded subdirectories or None]
         # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
@@ -285,6 +290,8 @@ class Walker(object):
         fstat = os.fstat
         scandir = os.scandir
         other_mount = self._other_mount
+        tasks = self.tasks
+        task_limit = self.task_limit
         try:
             while stack:
                 frame = stack[-1]
@@ -353,10 +360,15 @@ class Walker(object):
                     rel = frame[1] + name
                     depth = len(stack)
                     child_excl = frame[5] or (frame[6] is not None and name in frame[6])
-                    if split is not None and split(depth + base_depth, frame[4]):
-                        self.tasks.append((fd, name, rel, depth + base_depth, child_excl))
+                    if split is not None and split(depth + base_depth, frame[4], self.scanned + scanned):
+                        tasks.append((fd, name, rel, depth + base_depth, child_excl))
                         if frame[3] == 1:
                             frame[3] = 2
+                        if task_limit is not None and len(tasks) >= task_limit:
+                            # the caller walks them now (their parents' fds are open) and empties the list
+                            self.scanned += scanned
+                            scanned = 0
+                            yield (TASKS, fd, '', rel, None, None)
                         continue
                     scanned += 1
                     if depth >= max_depth:
