@@ -315,7 +315,7 @@ class _Run(object):
         self.resolver = None
         self.link_roots = []
         self.lock_match = None
-        #: (st_mode, raw access ACL) of regular files found compliant (st_gid == gid)
+        #: (st_mode, raw access ACL, single link below a closed root) of regular files found compliant (st_gid == gid)
         self.ok_files = set()
         #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL) -> (kinds, target,
         #: access_expected, default_expected): the evaluation of a state, made once
@@ -473,7 +473,8 @@ class _Run(object):
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
                 access = self.read_file_acl_raw(parent_fd, name)
                 if st.st_gid == self.gid:
-                    ok_key = (st.st_mode, access)
+                    # the verdict on others' x depends on the link count and the root (others_x_grants_nothing)
+                    ok_key = (st.st_mode, access, st.st_nlink == 1 and self.root_closed)
                     if ok_key in self.ok_files:
                         if excluded:
                             self.report.excluded += 1
@@ -488,7 +489,8 @@ class _Run(object):
                 self.simple(R.ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
             return
         raw_access, raw_default = access, default
-        vkey = (is_dir, st.st_mode, st.st_gid == self.gid, access, default)
+        vkey = (is_dir, st.st_mode, st.st_gid == self.gid, access, default,
+                not is_dir and st.st_nlink == 1 and self.root_closed)
         verdict = self.verdicts.get(vkey)
         decoded = False
         if verdict is None:

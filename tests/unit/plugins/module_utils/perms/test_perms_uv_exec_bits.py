@@ -130,3 +130,20 @@ def test_others_read_policy_is_unchanged(base):
     make_file(os.path.join(base, 'archive-v0', 'abc', 'black2'), mode=0o771)
     result = run(base, repair=False, others='read')
     assert 'others_perms' not in result['findings'], result['samples']
+
+
+def test_a_harmless_bit_seen_once_does_not_excuse_the_same_mode_where_it_counts(base):
+    """The engine remembers compliant states; a 0771 file judged harmless must not vouch for a 0771 file
+    with a second name, or below a root open to others, walked later in the same run."""
+    j = os.path.join
+    roots = []
+    for name in ('closed', 'linked', 'open'):
+        os.mkdir(j(base, name))
+        roots.append(good_tree(j(base, name)))
+        make_file(j(base, name, 'archive-v0', 'abc', 'black'), mode=0o771, uid=MEMBER_UID)
+    os.link(j(base, 'linked', 'archive-v0', 'abc', 'black'), j(base, 'linked', 'archive-v0', 'black-elsewhere'))
+    os.chmod(j(base, 'open'), 0o2771)
+    result = run(roots, repair=False, jobs=1)  # one process: the roots in this order, the closed one first
+    paths = sorted(s['path'] for s in result['samples'] if s['kind'] == 'others_perms')
+    assert paths == sorted([j(base, 'linked', 'archive-v0', 'abc', 'black'), j(base, 'linked', 'archive-v0', 'black-elsewhere'),
+                            j(base, 'open'), j(base, 'open', 'archive-v0', 'abc', 'black')])
