@@ -37,6 +37,7 @@ import sys
 import time
 
 from . import engine
+from . import parallel as P
 from . import metrics as M
 from . import nodeconfig
 from . import report as R
@@ -66,8 +67,9 @@ def build_parser():
                              '(default: maintenance_lock_timeout, else %d)' % DEFAULT_LOCK_TIMEOUT)
     parser.add_argument('--metrics-file', default=None, metavar='PATH',
                         help='node_exporter textfile to write (default: metrics_file); "" writes none')
-    parser.add_argument('-j', '--jobs', type=int, default=None, metavar='N',
-                        help='processes walking each directory (default: maintenance_jobs, else 1; 0 = one per CPU)')
+    parser.add_argument('-j', '--jobs', default=None, metavar='N',
+                        help='processes walking each directory: auto (the CPUs available, serial on small trees), '
+                             '1 serial, or a number (default: maintenance_jobs, else auto)')
     parser.add_argument('--json', action='store_true', help='print the whole result as JSON after the summary line')
     return parser
 
@@ -309,8 +311,12 @@ def main(argv=None):
     prune_mode = args.prune or config.get('maintenance_prune') or 'normal'
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else \
         int(config.get('maintenance_lock_timeout', DEFAULT_LOCK_TIMEOUT))
-    jobs = args.jobs if args.jobs is not None else int(config.get('maintenance_jobs', 1))
-    if prune_mode not in PRUNE_CHOICES or lock_timeout < 0 or jobs < 0:
+    jobs = args.jobs if args.jobs is not None else config.get('maintenance_jobs', 'auto')
+    try:
+        jobs_ok = P.resolve_jobs(jobs) >= 1
+    except P.ParallelError:
+        jobs_ok = False
+    if prune_mode not in PRUNE_CHOICES or lock_timeout < 0 or not jobs_ok:
         sys.stderr.write('%s: bad settings: prune %r, lock timeout %r, jobs %r\n' % (PROG, prune_mode, lock_timeout, jobs))
         return 2
     try:

@@ -23,7 +23,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, nodeconfig
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, engine, nodeconfig
 
 from metrics_testlib import samples, value
 from perms_testlib import GID, make_dir, make_file, mode_of
@@ -277,3 +277,27 @@ def test_uvs_0666_lock_in_a_read_only_dir_is_left_alone_and_nothing_else_is(node
     assert code == 0, out
     assert mode_of(lock) == 0o666
     assert mode_of(planted) == 0o640
+
+
+def test_the_repair_walks_with_the_automatic_jobs_unless_told(node, capsys, monkeypatch):
+    seen = []
+    real_run = engine.run
+
+    def recording_run(*args, **kwargs):
+        seen.append(kwargs.get('jobs'))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(engine, 'run', recording_run)
+    assert maintain_main(capsys, '--prune', 'off')[0] == 0
+    assert seen and set(seen) == {'auto'}           # no maintenance_jobs in the configuration
+    del seen[:]
+    node['write'](maintenance_jobs='2')              # the role writes the setting as a string
+    assert maintain_main(capsys, '--prune', 'off')[0] == 0
+    assert set(seen) == {'2'}
+    del seen[:]
+    assert maintain_main(capsys, '--prune', 'off', '--jobs', '1')[0] == 0
+    assert set(seen) == {'1'}
+    for bad in ('many', '-1'):
+        node['write'](maintenance_jobs=bad)
+        code, _out, err = maintain_main(capsys, '--prune', 'off')
+        assert code == 2 and 'jobs %r' % bad in err, err
