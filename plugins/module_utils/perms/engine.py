@@ -317,6 +317,8 @@ class _Run(object):
         self.lock_match = None
         #: (st_mode, raw access ACL, single link below a closed root) of regular files found compliant (st_gid == gid)
         self.ok_files = set()
+        #: the walker's set of compliant file states (Walker.ok_acl), None without ACLs
+        self.ok_acl = None
         #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL) -> (kinds, target,
         #: access_expected, default_expected): the evaluation of a state, made once
         self.verdicts = {}
@@ -510,6 +512,8 @@ class _Run(object):
                 known = self.ok_dirs if is_dir else self.ok_files
                 if len(known) < _MAX_OK_DIRS:
                     known.add(ok_key)
+                if not is_dir and self.ok_acl is not None and len(self.ok_acl) < _MAX_OK_DIRS:
+                    self.ok_acl.add((st.st_mode, raw_access, st.st_nlink == 1))
         if not kinds or (excluded and not _dangerous(kinds, is_dir)):
             if excluded:
                 self.report.excluded += 1
@@ -718,6 +722,8 @@ class _Run(object):
             elif event == DIR:
                 if parent_fd is None:
                     self.start_root(root, extra, st)
+                    # compliant file states the walk itself recognises from then on (Walker.ok_acl)
+                    walker.ok_acl = self.ok_acl = set() if self.use_acl else None
                 entry(parent_fd, name, rel, st, extra, True)
             elif event == W.LINK:
                 self.symlink(parent_fd, name, rel)

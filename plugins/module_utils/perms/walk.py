@@ -56,6 +56,10 @@ EXCLUDED = 'excluded'
 O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 O_NOCTTY = getattr(os, 'O_NOCTTY', 0)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | O_CLOEXEC | getattr(os, 'O_NONBLOCK', 0)
+#: the working directory the ACL fast path goes back to (see Walker.ok_acl)
+HOME_FLAGS = os.O_RDONLY | os.O_DIRECTORY | O_CLOEXEC
+#: the access ACL's xattr (acl.ACCESS), read by the ACL fast path
+ACL_ACCESS = 'system.posix_acl_access'
 #: flags to open a regular file for fchown/fchmod/fsetxattr: never follows a
 #: symlink, never blocks (a fifo swapped in), never becomes a controlling tty.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | O_NOCTTY | O_CLOEXEC
@@ -187,6 +191,13 @@ class Walker(object):
         #: fills ok_modes with modes it has found compliant).
         self.ok_gid = None
         self.ok_modes = set()
+        #: fast path where ACLs are used (None: off): regular files whose st_gid is
+        #: ok_gid and whose (st_mode, raw access ACL, st_nlink == 1) is in ok_acl are
+        #: counted but not yielded.  The raw ACL is read with one lgetxattr of the bare
+        #: name from the directory being listed, made the working directory with fchdir
+        #: (once per directory, again after every event yielded, restored at the end):
+        #: the kernel resolves one component and never follows a final symlink.
+        self.ok_acl = None
         self.split = None
         #: with split: a TASKS event is yielded whenever this many tasks are pending
         self.task_limit = None
@@ -292,6 +303,10 @@ class Walker(object):
         other_mount = self._other_mount
         tasks = self.tasks
         task_limit = self.task_limit
+        ok_acl = self.ok_acl
+        getxattr = os.getxattr
+        fchdir = os.fchdir
+        home = None  # the working directory to go back to, once this walk has changed it
         try:
             while stack:
                 frame = stack[-1]
@@ -308,6 +323,7 @@ class Walker(object):
                         scan = None
                         yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
                     if scan is not None:
+                        cwd = -1  # fd made the working directory (-1: none since the last event)
                         with scan:
                             for entry in scan:
                                 excl = inherited or (exclude is not None and exclude(prefix + entry.name))
@@ -333,6 +349,23 @@ class Walker(object):
                                 if mode in ok_modes and st.st_gid == ok_gid and not excl:
                                     continue
                                 name = entry.name
+                                if ok_acl is not None and st.st_gid == ok_gid and not excl and S_ISREG(mode):
+                                    raw = False
+                                    try:
+                                        if cwd != fd:
+                                            if home is None:
+                                                home = open_('.', HOME_FLAGS)
+                                            fchdir(fd)
+                                            cwd = fd
+                                        raw = getxattr(name, ACL_ACCESS, follow_symlinks=False)
+                                    except OSError as exc:
+                                        if exc.errno == errno.ENODATA:
+                                            raw = None
+                                        elif home is None:  # no working directory to come back to: no fast path
+                                            ok_acl = None
+                                    if raw is not False and (mode, raw, st.st_nlink == 1) in ok_acl:
+                                        continue
+                                cwd = -1  # the consumer runs during the yield below
                                 if S_ISREG(mode):
                                     event = FILE
                                 elif S_ISLNK(mode):
@@ -423,6 +456,11 @@ class Walker(object):
         finally:
             self.scanned += scanned
             self.excluded += excluded
+            if home is not None:
+                try:
+                    fchdir(home)
+                finally:
+                    os.close(home)
             for frame in stack:
                 if frame[3] == 1:
                     try:
