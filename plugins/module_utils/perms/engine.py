@@ -440,11 +440,13 @@ class _Run(object):
 
     # -- entries -----------------------------------------------------------
 
-    def entry(self, parent_fd, name, rel, st, fd, is_dir, excluded=False):
+    def entry(self, parent_fd, name, rel, st, fd, is_dir, excluded=False, acl_read=None):
         """Check (and repair) a regular file or a directory.
 
         ``excluded``: the entry matched an exclusion (or lies below an excluded
         directory): it is left alone unless it is dangerous (see ``_dangerous``).
+        ``acl_read``: ``(raw access ACL,)`` of a regular file as the walk read it
+        (``Walker.ok_acl``); None: read it here.
 
         Cost per finding: the evaluation of a state (mode, group ok, raw ACLs) is
         remembered (``verdicts``), ACLs are decoded only for a new state or a sample,
@@ -473,7 +475,7 @@ class _Run(object):
                         return
             elif use_acl:
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
-                access = self.read_file_acl_raw(parent_fd, name)
+                access = self.read_file_acl_raw(parent_fd, name) if acl_read is None else acl_read[0]
                 if st.st_gid == self.gid:
                     # the verdict on others' x depends on the link count and the root (others_x_grants_nothing)
                     ok_key = (st.st_mode, access, st.st_nlink == 1 and self.root_closed)
@@ -534,6 +536,11 @@ class _Run(object):
                     rep.finding(kind, path, current, expected)
                 else:
                     rep.finding(kind, path)
+        elif not self.repair and (is_dir or st.st_nlink == 1):
+            # an audit's finding that is neither sampled nor a hardlink: found and remaining, one tally
+            tally = rep.audit_tally
+            tally[kinds] = tally.get(kinds, 0) + 1
+            return
         else:
             rep.count_kinds(rep.findings, kinds)
         # hardlinked file of someone outside the group: never changed
@@ -718,7 +725,7 @@ class _Run(object):
                     # uv's own lock file: a regular file uv chmods to 0666 (nothing else matches)
                     self.report.excluded += 1
                     continue
-                entry(parent_fd, name, rel, st, None, False)
+                entry(parent_fd, name, rel, st, None, False, False, extra)
             elif event == DIR:
                 if parent_fd is None:
                     self.start_root(root, extra, st)
@@ -994,6 +1001,7 @@ def run(paths, group, repair=True, dry_run=False, others='none', group_access='w
         for item in opened + links:
             os.close(item[1])
     mode = 'audit' if not repair else ('check' if dry_run else 'repair')
+    report.settle()
     if mode == 'repair':
         changed = bool(report.fixed)
     elif mode == 'check':

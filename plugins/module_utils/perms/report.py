@@ -104,6 +104,13 @@ class Report(object):
         self.diff_task = []
         #: tuples of kinds whose sample buckets are all full (wants_any_sample)
         self._full = set()
+        #: (id of a table, tuple of kinds) -> entries counted there and not yet added
+        #: to the table (count_kinds; settle adds them up)
+        self._tally = {}
+        self._tally_tables = {}
+        #: tuple of kinds -> entries of an audit counted as found and remaining at once
+        #: (the engine's commonest case; settle adds them to both tables)
+        self.audit_tally = {}
 
     # -- accumulation ------------------------------------------------------
 
@@ -133,9 +140,32 @@ class Report(object):
         return False
 
     def count_kinds(self, table, kinds):
-        """Add 1 to each kind in one of the tables (findings, fixed, remaining, would_fix)."""
-        for kind in kinds:
-            table[kind] = table.get(kind, 0) + 1
+        """Add 1 to each kind (a tuple) in one of the tables (findings, fixed, remaining, would_fix).
+
+        A tree has few distinct tuples of kinds and may have millions of entries: the
+        entries are tallied per tuple, and ``settle`` adds the tallies to the tables.
+        """
+        key = (id(table), kinds)
+        tally = self._tally
+        n = tally.get(key)
+        if n is None:
+            self._tally_tables[key[0]] = table
+            tally[key] = 1
+        else:
+            tally[key] = n + 1
+
+    def settle(self):
+        """Add the tallies of ``count_kinds`` to their tables (every reader of a table calls this first)."""
+        for (table_id, kinds), n in self._tally.items():
+            table = self._tally_tables[table_id]
+            for kind in kinds:
+                table[kind] = table.get(kind, 0) + n
+        self._tally.clear()
+        for kinds, n in self.audit_tally.items():
+            for table in (self.findings, self.remaining):
+                for kind in kinds:
+                    table[kind] = table.get(kind, 0) + n
+        self.audit_tally.clear()
 
     def set_status(self, kind, path, status):
         """Update the status of the sample kept for (kind, path), if any."""
@@ -163,6 +193,7 @@ class Report(object):
 
     def state(self):
         """What a worker sends back (JSON-able, bounded: counts, kept samples, kept diff lines)."""
+        self.settle()
         out = dict((name, getattr(self, name)) for name in self._COUNTERS + self._TABLES)
         out['samples'] = self._samples
         out['diff'] = [self.diff_task, self.diff_before, self.diff_after]
@@ -170,6 +201,7 @@ class Report(object):
 
     def merge(self, state):
         """Add a worker's state: counts add up; samples and diff lines stay bounded."""
+        self.settle()
         for name in self._COUNTERS:
             setattr(self, name, getattr(self, name) + state[name])
         for name in self._TABLES:
@@ -211,6 +243,7 @@ class Report(object):
 
     def counted_remaining(self):
         """Number of remaining findings that make ``fail_on_findings`` fail."""
+        self.settle()
         return sum(v for k, v in self.remaining.items() if k in COUNTED)
 
     def diff_text(self):
@@ -222,6 +255,7 @@ class Report(object):
 
     def as_dict(self, changed, duration, mode):
         """The JSON-able report."""
+        self.settle()
         return {
             'changed': bool(changed),
             'mode': mode,

@@ -193,10 +193,13 @@ class Walker(object):
         self.ok_modes = set()
         #: fast path where ACLs are used (None: off): regular files whose st_gid is
         #: ok_gid and whose (st_mode, raw access ACL, st_nlink == 1) is in ok_acl are
-        #: counted but not yielded.  The raw ACL is read with one lgetxattr of the bare
+        #: counted but not yielded; the FILE events of the others carry ``(raw,)`` as
+        #: their extra (None: not read).  The raw ACL is read with one lgetxattr of the bare
         #: name from the directory being listed, made the working directory with fchdir
-        #: (once per directory, again after every event yielded, restored at the end):
-        #: the kernel resolves one component and never follows a final symlink.
+        #: (once per directory listed, restored when the walk ends): the kernel resolves
+        #: one component and never follows a final symlink.  So the consumer of the
+        #: events must not change the working directory (nothing in perms/ does; a
+        #: nested walk of tasks starts its own listing).
         self.ok_acl = None
         self.split = None
         #: with split: a TASKS event is yielded whenever this many tasks are pending
@@ -323,7 +326,7 @@ class Walker(object):
                         scan = None
                         yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
                     if scan is not None:
-                        cwd = -1  # fd made the working directory (-1: none since the last event)
+                        cwd = -1  # fd made the working directory (-1: not yet in this listing)
                         with scan:
                             for entry in scan:
                                 excl = inherited or (exclude is not None and exclude(prefix + entry.name))
@@ -349,7 +352,8 @@ class Walker(object):
                                 if mode in ok_modes and st.st_gid == ok_gid and not excl:
                                     continue
                                 name = entry.name
-                                if ok_acl is not None and st.st_gid == ok_gid and not excl and S_ISREG(mode):
+                                acl = None
+                                if ok_acl is not None and not excl and S_ISREG(mode):
                                     raw = False
                                     try:
                                         if cwd != fd:
@@ -363,9 +367,10 @@ class Walker(object):
                                             raw = None
                                         elif home is None:  # no working directory to come back to: no fast path
                                             ok_acl = None
-                                    if raw is not False and (mode, raw, st.st_nlink == 1) in ok_acl:
-                                        continue
-                                cwd = -1  # the consumer runs during the yield below
+                                    if raw is not False:
+                                        if st.st_gid == ok_gid and (mode, raw, st.st_nlink == 1) in ok_acl:
+                                            continue
+                                        acl = (raw,)
                                 if S_ISREG(mode):
                                     event = FILE
                                 elif S_ISLNK(mode):
@@ -384,7 +389,7 @@ class Walker(object):
                                 if excl:
                                     yield (EXCLUDED, fd, name, prefix + name, st, (event, None))
                                 else:
-                                    yield (event, fd, name, prefix + name, st, None)
+                                    yield (event, fd, name, prefix + name, st, acl)
                     frame[4] = len(subdirs)
                     subdirs.reverse()
                 if subdirs:
