@@ -151,7 +151,8 @@ def main(argv=None, prog='uvfleet verify'):
     status = 0
     if args.metrics_file:
         try:
-            M.write_textfile(args.metrics_file, M.render(build_metrics(result, time.time(), time.time() - start)))
+            end = time.time()
+            M.write_textfile(args.metrics_file, M.render(build_metrics(result, end, end - start)))
         except (OSError, M.MetricsError) as exc:
             sys.stderr.write('%s: writing %s: %s\n' % (prog, args.metrics_file, getattr(exc, 'strerror', None) or exc))
             status = 1
