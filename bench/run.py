@@ -567,9 +567,10 @@ def summarize(res, ctx):
 def print_summary(summary, ctx):
     out = sys.stdout
     print('', file=out)
-    print('uvfleet.uv cache_perms benchmark: %d entries (ansible section: %d), median of %d, %d cores, load now %s'
+    print('uvfleet.uv cache_perms benchmark: %d entries (ansible section: %d), median of %d, %d cores, load now %s%s'
           % (ctx['entries_actual'], ctx.get('ansible_entries_actual') or 0, ctx['repeat'], os.cpu_count() or 0,
-             ' '.join('%.2f' % x for x in os.getloadavg())), file=out)
+             ' '.join('%.2f' % x for x in os.getloadavg()),
+             ', %d busy-loop processes (--load)' % ctx['busy'] if ctx.get('busy') else ''), file=out)
     columns = ('section', 'command', 'wall s', 'min s', 'user s', 'sys s', 'RSS MB', 'vs find', 'min/min', 'cpu/cpu')
     hdr = '%-9s %-34s %7s %7s %7s %7s %7s %8s %8s %8s' % columns
     print(hdr, file=out)
@@ -642,6 +643,8 @@ def main(argv=None):
                     help='also count system calls per entry with strace -c -f (untimed)')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'), help='where to write the results')
     ap.add_argument('--python', default=sys.executable, help='interpreter for the CLI (default: this one)')
+    ap.add_argument('--load', type=int, default=0, metavar='N',
+                    help='keep N busy-loop processes running for the whole run (the loaded-machine case; default 0)')
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(',') if s.strip()]
     bad = [s for s in only if s not in SECTIONS]
@@ -672,7 +675,10 @@ def main(argv=None):
     res = Results()
     ctx = {'gid': gid, 'group': args.group, 'engine': engine, 'repeat': args.repeat, 'work': work, 'jobs': args.jobs,
            'only': only,
-           'fraction': args.fraction, 'seed': args.seed, 'entries_actual': 0, 'load': {}}
+           'fraction': args.fraction, 'seed': args.seed, 'entries_actual': 0, 'load': {}, 'busy': args.load}
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _i in range(max(0, args.load))]
+    if busy:
+        log('%d busy-loop processes keep the CPUs busy for the whole run (--load)' % len(busy))
     try:
         if any(s in only for s in ('audit', 'repair', 'parallel')):
             if os.path.exists(treemod.manifest_path(main_root)):
@@ -740,6 +746,9 @@ def main(argv=None):
             ctx['load']['ansible'] = os.getloadavg()
             section_ansible(dict(ctx, root=ans_root), res)
     finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
         if not args.keep:
             for root in (main_root, ans_root, allwrong.root_of(args.dir, args.entries)):
                 if os.path.lexists(root):
