@@ -88,8 +88,7 @@ def section(ctx, res, measure, read_json, remaining_of, log, playbook_argv=None)
                 rep = read_json(stdout)
                 extra = {'scanned': rep.get('scanned'), 'entries_with_findings': rep.get('entries_with_findings')}
             res.add('allwrong', label, ' '.join(argv), m, **extra)
-            log('  %-40s %7.2f s  %6.1f MB  rc=%d  %s' % (label, m['wall'], m['rss_kb'] / 1024.0, m['rc'],
-                                                         json.dumps(extra)))
+            log('  %-40s %7.2f s  %6.1f MB  rc=%d  %s' % (label, m['wall'], m['rss_kb'] / 1024.0, m['rc'], json.dumps(extra)))
     for r in range(ctx.get('repair_repeat', ctx['repeat'])):
         order = list(repairs)
         if r % 2:
@@ -104,8 +103,7 @@ def section(ctx, res, measure, read_json, remaining_of, log, playbook_argv=None)
                 if label.startswith('engine'):
                     extra['entries_changed'] = read_json(stdout).get('entries_changed')
             res.add('allwrong', label, ' '.join(argv), m, **extra)
-            log('  %-40s %7.2f s  %6.1f MB  rc=%d  %s' % (label, m['wall'], m['rss_kb'] / 1024.0, m['rc'],
-                                                         json.dumps(extra)))
+            log('  %-40s %7.2f s  %6.1f MB  rc=%d  %s' % (label, m['wall'], m['rss_kb'] / 1024.0, m['rc'], json.dumps(extra)))
     reset(root, gid)
 
 
