@@ -63,19 +63,20 @@ for f in "${fragments[@]}"; do
   grep -Eq "^ +- $f\\.yml$" "$scratch/rel/changelogs/changelog.yaml" || missing="$missing $f"
 done
 check "changelog.yaml lists all ${#fragments[@]} fragments under $version" "$([[ -z "$missing" ]] && echo yes || echo no)" "missing:$missing"
-# a sentence of each fragment's first entry reaches CHANGELOG.md
+# a sentence of each fragment's first entry reaches CHANGELOG.md (antsibull-changelog never
+# renders the trivial section: a fragment with nothing else has no text to look for)
 missing=""
 for f in "${fragments[@]}"; do
   words="$("$repo/.venv/bin/python" - "$scratch/fragments/changelogs/fragments/$f.yml" <<'PY'
 import sys, yaml
-data = yaml.safe_load(open(sys.argv[1]))
-text = [v if isinstance(v, str) else v[0] for v in data.values()][0]
+data = dict((k, v) for k, v in yaml.safe_load(open(sys.argv[1])).items() if k != 'trivial')
+text = [v if isinstance(v, str) else v[0] for v in data.values()][0] if data else ''
 print(' '.join(text.replace('``', '').split()[:4]))
 PY
 )"
-  [[ "$plain" == *"$words"* ]] || missing="$missing $f($words)"
+  [[ -z "$words" || "$plain" == *"$words"* ]] || missing="$missing $f($words)"
 done
-check "every fragment's text is in CHANGELOG.md" "$([[ -z "$missing" ]] && echo yes || echo no)" "missing:$missing"
+check "every rendered fragment's text is in CHANGELOG.md" "$([[ -z "$missing" ]] && echo yes || echo no)" "missing:$missing"
 out="$(cd "$scratch/rel" && python3 tests/docsite/md2rst.py --check 2>&1)" && rc=0 || rc=$?
 ok=no; [[ $rc -eq 0 ]] && grep -q "v${version//./\\.}" "$scratch/rel/docs/docsite/rst/changelog.rst" && ok=yes
 check "the docsite's changelog page shows $version (make docsite agrees)" "$ok" "$out"
