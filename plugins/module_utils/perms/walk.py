@@ -38,6 +38,7 @@ import re
 import stat
 
 from . import mounts as M
+from .acl import ACCESS as ACL_ACCESS
 
 DIR = 'dir'
 FILE = 'file'
@@ -58,8 +59,6 @@ O_NOCTTY = getattr(os, 'O_NOCTTY', 0)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | O_CLOEXEC | getattr(os, 'O_NONBLOCK', 0)
 #: the working directory the ACL fast path goes back to (see Walker.ok_acl)
 HOME_FLAGS = os.O_RDONLY | os.O_DIRECTORY | O_CLOEXEC
-#: the access ACL's xattr (acl.ACCESS), read by the ACL fast path
-ACL_ACCESS = 'system.posix_acl_access'
 #: flags to open a regular file for fchown/fchmod/fsetxattr: never follows a
 #: symlink, never blocks (a fifo swapped in), never becomes a controlling tty.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | O_NOCTTY | O_CLOEXEC
