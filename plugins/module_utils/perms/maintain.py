@@ -313,7 +313,8 @@ def main(argv=None):
         int(config.get('maintenance_lock_timeout', DEFAULT_LOCK_TIMEOUT))
     jobs = args.jobs if args.jobs is not None else config.get('maintenance_jobs', 'auto')
     try:
-        jobs_ok = P.resolve_jobs(jobs) >= 1
+        P.resolve_jobs(jobs)  # a number of processes >= 1, or raises
+        jobs_ok = True
     except P.ParallelError:
         jobs_ok = False
     if prune_mode not in PRUNE_CHOICES or lock_timeout < 0 or not jobs_ok:
