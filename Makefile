@@ -61,7 +61,7 @@ sanity: venv
 	bash tests/sanity/run.sh sanity
 
 units: venv layout
-	python -m pytest tests/unit -q -p no:cacheprovider
+	bash tests/unit/leaves-nothing.sh python -m pytest tests/unit -q -p no:cacheprovider
 
 # The built tarball through galaxy-importer, offline (tests/sanity/importer.sh).
 importer: venv

@@ -36,4 +36,7 @@ mkdir -p "$dest"
 
 cd "$dest"
 echo "=== ansible-test $command: ansible-core $core, Python $version ==="
-PATH="$bindir:$venv/bin:$PATH" "$venv/bin/ansible-test" "$command" --venv --python "$version" --color no "$@"
+# Units must leave no temporary trees behind (tests/unit/leaves-nothing.sh).
+guard=()
+[[ "$command" == units ]] && guard=(bash "$repo/tests/unit/leaves-nothing.sh")
+PATH="$bindir:$venv/bin:$PATH" "${guard[@]}" "$venv/bin/ansible-test" "$command" --venv --python "$version" --color no "$@"
