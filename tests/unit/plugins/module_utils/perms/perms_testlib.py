@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 import contextlib
+import fcntl
 import os
 import shutil
 import struct
@@ -216,15 +217,22 @@ def autofs_trigger(path):
         daemon.wait()
 
 
+#: held while a test's temporary group exists: parallel workers (ansible-test's pytest-xdist)
+#: running tests that create the same group wait for each other instead of skipping
+GROUP_LOCK = '/run/lock/uvfleet-test-groups.lock'
+
+
 @contextlib.contextmanager
 def temp_group(name, gid):
     """A real group (groupadd) for the duration of a test; fully numeric names included."""
-    if subprocess.call(['groupadd', '-g', str(gid), name], stderr=subprocess.DEVNULL) != 0:
-        pytest.skip('cannot create group %s (GID %d)' % (name, gid))
-    try:
-        yield name
-    finally:
-        subprocess.call(['groupdel', name], stderr=subprocess.DEVNULL)
+    with open(GROUP_LOCK, 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.call(['groupadd', '-g', str(gid), name], stderr=subprocess.DEVNULL) != 0:
+            pytest.skip('cannot create group %s (GID %d)' % (name, gid))
+        try:
+            yield name
+        finally:
+            subprocess.call(['groupdel', name], stderr=subprocess.DEVNULL)
 
 
 def mkdirs_at(base, names, mode=0o2770, gid=GID):
