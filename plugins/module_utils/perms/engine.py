@@ -315,9 +315,9 @@ class _Run(object):
         self.resolver = None
         self.link_roots = []
         self.lock_match = None
-        #: (st_mode, raw access ACL, single link below a closed root) of regular files found compliant (st_gid == gid)
-        self.ok_files = set()
-        #: the walker's set of compliant file states (Walker.ok_acl), None without ACLs
+        #: the walker's set of compliant file states (Walker.ok_acl), None without ACLs: filled
+        #: here from the verdicts, consulted by the walk (a file that reaches entry() with its
+        #: ACL read here, excluded or after a failed read in the walk, gets its verdict below)
         self.ok_acl = None
         #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL) -> (kinds, target,
         #: access_expected, default_expected): the evaluation of a state, made once
@@ -476,13 +476,6 @@ class _Run(object):
             elif use_acl:
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
                 access = self.read_file_acl_raw(parent_fd, name) if acl_read is None else acl_read[0]
-                if st.st_gid == self.gid:
-                    # the verdict on others' x depends on the link count and the root (others_x_grants_nothing)
-                    ok_key = (st.st_mode, access, st.st_nlink == 1 and self.root_closed)
-                    if ok_key in self.ok_files:
-                        if excluded:
-                            self.report.excluded += 1
-                        return
         except OSError as exc:
             if W.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
@@ -493,6 +486,7 @@ class _Run(object):
                 self.simple(R.ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
             return
         raw_access, raw_default = access, default
+        # a file's verdict on others' x depends on its link count and the root (others_x_grants_nothing)
         vkey = (is_dir, st.st_mode, st.st_gid == self.gid, access, default,
                 not is_dir and st.st_nlink == 1 and self.root_closed)
         verdict = self.verdicts.get(vkey)
@@ -509,13 +503,12 @@ class _Run(object):
             if len(self.verdicts) < _MAX_OK_DIRS:
                 self.verdicts[vkey] = verdict
         kinds, target, access_expected, default_expected = verdict
-        if not kinds:
-            if ok_key is not None:
-                known = self.ok_dirs if is_dir else self.ok_files
-                if len(known) < _MAX_OK_DIRS:
-                    known.add(ok_key)
-                if not is_dir and self.ok_acl is not None and len(self.ok_acl) < _MAX_OK_DIRS:
-                    self.ok_acl.add((st.st_mode, raw_access, st.st_nlink == 1))
+        if not kinds and st.st_gid == self.gid:
+            if is_dir:
+                if ok_key is not None and len(self.ok_dirs) < _MAX_OK_DIRS:
+                    self.ok_dirs.add(ok_key)
+            elif self.ok_acl is not None and len(self.ok_acl) < _MAX_OK_DIRS:
+                self.ok_acl.add((st.st_mode, raw_access, st.st_nlink == 1))
         if not kinds or (excluded and not _dangerous(kinds, is_dir)):
             if excluded:
                 self.report.excluded += 1
@@ -538,11 +531,10 @@ class _Run(object):
                     rep.finding(kind, path)
         elif not self.repair and (is_dir or st.st_nlink == 1):
             # an audit's finding that is neither sampled nor a hardlink: found and remaining, one tally
-            tally = rep.audit_tally
-            tally[kinds] = tally.get(kinds, 0) + 1
+            rep.count_kinds(R.FOUND_REMAINING, kinds)
             return
         else:
-            rep.count_kinds(rep.findings, kinds)
+            rep.count_kinds(R.FOUND, kinds)
         # hardlinked file of someone outside the group: never changed
         unsafe = detail = None
         if not is_dir and st.st_nlink > 1 and not self.is_member(st.st_uid):
@@ -563,23 +555,23 @@ class _Run(object):
             rep.finding(unsafe, path, detail, 'left alone', 'skipped' if unsafe != R.ERROR else 'failed')
             for kind in kinds:
                 rep.set_status(kind, path, 'skipped' if unsafe != R.ERROR else 'failed')
-            rep.count_kinds(rep.remaining, kinds)
+            rep.count_kinds(R.REMAINING, kinds)
             rep.count(rep.remaining, unsafe)
             if R.KIND_CLASS[unsafe] == R.UNSAFE:
                 rep.count(rep.skipped_unsafe, unsafe)
             return
         if not self.repair:
-            rep.count_kinds(rep.remaining, kinds)
+            rep.count_kinds(R.REMAINING, kinds)
             return
         if self.act:
-            table, status = rep.fixed, 'fixed'
+            tables, status = R.FIXED, 'fixed'
         else:
             # check mode: what a repair would do; nothing is changed, all remains
-            table, status = rep.would_fix, 'would fix'
-            rep.count_kinds(rep.remaining, kinds)
+            tables, status = R.WOULD_FIX, 'would fix'
+            rep.count_kinds(R.REMAINING, kinds)
             if want_diff:
                 before = self.state_text(st.st_mode, st.st_gid, default, is_dir)
-        rep.count_kinds(table, kinds)
+        rep.count_kinds(tables, kinds)
         if sampled:
             for kind in kinds:
                 rep.set_status(kind, path, status)

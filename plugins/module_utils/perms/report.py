@@ -70,6 +70,14 @@ KIND_ORDER = dict((kind, i) for i, (kind, _cls) in enumerate(KINDS))
 FIXABLE = frozenset(k for k, c in KINDS if c == FIX)
 COUNTED = frozenset(k for k, c in KINDS if c != INFO)
 
+# The tables an entry's tuple of kinds is counted in at once (Report.tally).
+FOUND = ('findings',)
+REMAINING = ('remaining',)
+FIXED = ('fixed',)
+WOULD_FIX = ('would_fix',)
+#: an audit's finding: found, and still there (the engine's commonest case)
+FOUND_REMAINING = ('findings', 'remaining')
+
 
 def _sorted_counts(counts):
     return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: KIND_ORDER.get(kv[0], 99)))
@@ -104,13 +112,9 @@ class Report(object):
         self.diff_task = []
         #: tuples of kinds whose sample buckets are all full (wants_any_sample)
         self._full = set()
-        #: (id of a table, tuple of kinds) -> entries counted there and not yet added
-        #: to the table (count_kinds; settle adds them up)
-        self._tally = {}
-        self._tally_tables = {}
-        #: tuple of kinds -> entries of an audit counted as found and remaining at once
-        #: (the engine's commonest case; settle adds them to both tables)
-        self.audit_tally = {}
+        #: tuple of table names -> {tuple of kinds: entries counted in those tables and
+        #: not yet added to them} (tally, count_kinds; settle adds them up)
+        self._tallies = {}
 
     # -- accumulation ------------------------------------------------------
 
@@ -139,33 +143,27 @@ class Report(object):
         self._full.add(kinds)  # buckets only grow: full stays full
         return False
 
-    def count_kinds(self, table, kinds):
-        """Add 1 to each kind (a tuple) in one of the tables (findings, fixed, remaining, would_fix).
+    def count_kinds(self, tables, kinds):
+        """Add 1 to each kind (a tuple) in the named tables (a tuple of names such as FOUND_REMAINING).
 
-        A tree has few distinct tuples of kinds and may have millions of entries: the
-        entries are tallied per tuple, and ``settle`` adds the tallies to the tables.
+        A tree has few distinct tuples of kinds and may have millions of entries: an
+        entry adds 1 to the tally of its tuple of kinds, and ``settle`` adds each
+        tuple's count to every kind of it in every named table.
         """
-        key = (id(table), kinds)
-        tally = self._tally
-        n = tally.get(key)
-        if n is None:
-            self._tally_tables[key[0]] = table
-            tally[key] = 1
-        else:
-            tally[key] = n + 1
+        tally = self._tallies.get(tables)
+        if tally is None:
+            tally = self._tallies[tables] = {}
+        tally[kinds] = tally.get(kinds, 0) + 1
 
     def settle(self):
-        """Add the tallies of ``count_kinds`` to their tables (every reader of a table calls this first)."""
-        for (table_id, kinds), n in self._tally.items():
-            table = self._tally_tables[table_id]
-            for kind in kinds:
-                table[kind] = table.get(kind, 0) + n
-        self._tally.clear()
-        for kinds, n in self.audit_tally.items():
-            for table in (self.findings, self.remaining):
-                for kind in kinds:
-                    table[kind] = table.get(kind, 0) + n
-        self.audit_tally.clear()
+        """Add the tallies to their tables (every reader of a table calls this first)."""
+        for tables, tally in self._tallies.items():
+            for name in tables:
+                table = getattr(self, name)
+                for kinds, n in tally.items():
+                    for kind in kinds:
+                        table[kind] = table.get(kind, 0) + n
+            tally.clear()
 
     def set_status(self, kind, path, status):
         """Update the status of the sample kept for (kind, path), if any."""
