@@ -5,7 +5,7 @@
 
 The groups the tests use must exist (the engine refuses unknown ones), and every temporary
 path a test makes through :mod:`tempfile` lies in one directory per test process, removed
-when the session ends.  ``ansible-test units`` runs each test in a forked child that exits
+when the run ends.  ``ansible-test units`` runs each test in a forked child that exits
 without tearing down module-scoped fixtures: without this, each such run left a tree of
 300,000 directories (1.3 GB) behind in /tmp, and a CI machine ran out of disk.
 """
@@ -23,12 +23,18 @@ import pytest
 #: GIDs the tests use as the shared group and as some other group, with the names given to them when missing
 TEST_GROUPS = ((4343, 'uvfleet-t4343'), (4344, 'uvfleet-t4344'))
 
-#: this process's temporary directory (0755: the tests' own users must traverse it)
-SESSION_TMP = tempfile.mkdtemp(prefix='uvfleet-units-')
-os.chmod(SESSION_TMP, 0o755)
-with open(os.path.join(SESSION_TMP, '.pid'), 'w') as _owner:  # tests/unit/leaves-nothing.sh: whose it is
-    _owner.write('%d\n' % os.getpid())
-tempfile.tempdir = SESSION_TMP
+#: this process's temporary directory (pytest_configure makes it, pytest_unconfigure removes it)
+SESSION_TMP = None
+
+
+def pytest_configure(config):
+    """Point tempfile at a new directory of this process (0755: the tests' own users traverse it)."""
+    global SESSION_TMP
+    SESSION_TMP = tempfile.mkdtemp(prefix='uvfleet-units-')
+    os.chmod(SESSION_TMP, 0o755)
+    with open(os.path.join(SESSION_TMP, '.pid'), 'w') as owner:  # tests/unit/leaves-nothing.sh: whose it is
+        owner.write('%d\n' % os.getpid())
+    tempfile.tempdir = SESSION_TMP
 
 
 def _mounts_below(path):
@@ -42,8 +48,15 @@ def _mounts_below(path):
     return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Remove SESSION_TMP and whatever the tests left in it (mounts first, lazily)."""
+def pytest_unconfigure(config):
+    """Remove SESSION_TMP and whatever the tests left in it (mounts first, lazily).
+
+    Forked children of ansible-test never get here (they leave with os._exit); their
+    process's own unconfigure removes what they made.
+    """
+    if SESSION_TMP is None or tempfile.tempdir != SESSION_TMP:
+        return
+    tempfile.tempdir = None
     for point in _mounts_below(SESSION_TMP):
         subprocess.call(['umount', '-l', point], stderr=subprocess.DEVNULL)
     shutil.rmtree(SESSION_TMP, ignore_errors=True)

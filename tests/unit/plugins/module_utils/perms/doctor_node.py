@@ -52,14 +52,14 @@ def real_uv():
 def ensure_account(name, home, group=None):
     """A real local user (created with useradd when missing), home dir owned by them."""
     if group and subprocess.call(['getent', 'group', group], stdout=subprocess.DEVNULL) != 0:
-        subprocess.check_call(['groupadd', group])
+        perms_testlib.account_change(['groupadd', group], check=True)
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.check_call(['useradd', '-M', '-U', '-d', home, '-s', '/bin/sh', name])
-    subprocess.check_call(['usermod', '-d', home, name], stderr=subprocess.DEVNULL)
+        perms_testlib.account_change(['useradd', '-M', '-U', '-d', home, '-s', '/bin/sh', name], check=True)
+    perms_testlib.account_change(['usermod', '-d', home, name], check=True)
     if group:
-        subprocess.check_call(['usermod', '-a', '-G', group, name], stderr=subprocess.DEVNULL)
+        perms_testlib.account_change(['usermod', '-a', '-G', group, name], check=True)
     os.makedirs(home, exist_ok=True)
     pw = pwd.getpwnam(name)
     os.chown(home, pw.pw_uid, pw.pw_gid)
@@ -162,7 +162,7 @@ def ensure_group(name):
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        subprocess.check_call(['groupadd', name])
+        perms_testlib.account_change(['groupadd', name], check=True)
         return grp.getgrnam(name).gr_gid
 
 
@@ -174,8 +174,8 @@ def write(path, text, mode):
 
 def remove_accounts():
     for name in (MEMBER, PEER, OUTSIDER):
-        subprocess.call(['userdel', name], stderr=subprocess.DEVNULL)
-    subprocess.call(['groupdel', GROUP], stderr=subprocess.DEVNULL)
+        perms_testlib.account_change(['userdel', name])
+    perms_testlib.account_change(['groupdel', GROUP])
 
 
 def as_user(pw, path, data=b'x', mode=0o660):

@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -217,6 +218,23 @@ def autofs_trigger(path):
         daemon.wait()
 
 
+def account_change(argv, check=False):
+    """Run groupadd, useradd, usermod, userdel or groupdel; again while the account files are locked.
+
+    shadow's tools fail at once ("cannot lock /etc/group; try again later") when another
+    process changes accounts: parallel workers (ansible-test's pytest-xdist) do.  Returns
+    the exit code; check=True raises on failure instead.
+    """
+    for _attempt in range(200):
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if proc.returncode == 0 or b'lock' not in proc.stderr:
+            break
+        time.sleep(0.05)
+    if check and proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv, stderr=proc.stderr)
+    return proc.returncode
+
+
 #: held while a test's temporary group exists: parallel workers (ansible-test's pytest-xdist)
 #: running tests that create the same group wait for each other instead of skipping
 GROUP_LOCK = '/run/lock/uvfleet-test-groups.lock'
@@ -227,12 +245,12 @@ def temp_group(name, gid):
     """A real group (groupadd) for the duration of a test; fully numeric names included."""
     with open(GROUP_LOCK, 'a') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if subprocess.call(['groupadd', '-g', str(gid), name], stderr=subprocess.DEVNULL) != 0:
+        if account_change(['groupadd', '-g', str(gid), name]) != 0:
             pytest.skip('cannot create group %s (GID %d)' % (name, gid))
         try:
             yield name
         finally:
-            subprocess.call(['groupdel', name], stderr=subprocess.DEVNULL)
+            account_change(['groupdel', name])
 
 
 def mkdirs_at(base, names, mode=0o2770, gid=GID):

@@ -16,7 +16,7 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms import engine
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms import report as R
 
 from perms_testlib import (
-    GID, MEMBER_UID, OTHER_GID, STRANGER_UID, getfacl, good_tree, make_dir, make_file, mode_of, ramfs, setfacl,
+    GID, MEMBER_UID, OTHER_GID, STRANGER_UID, account_change, getfacl, good_tree, make_dir, make_file, mode_of, ramfs, setfacl,
     snapshot,
 )
 
@@ -374,20 +374,20 @@ def test_hardlinks_member_fixed_stranger_skipped(base):
 def real_group():
     """A real group with one real member user, removed afterwards."""
     name = 'uvpt%d' % os.getpid()
-    subprocess.check_call(['groupadd', name])
+    account_change(['groupadd', name], check=True)
     user = name + 'u'
     try:
-        subprocess.check_call(['useradd', '-M', '-N', '-s', '/usr/sbin/nologin', '-G', name, user])
+        account_change(['useradd', '-M', '-N', '-s', '/usr/sbin/nologin', '-G', name, user], check=True)
     except Exception:
-        subprocess.call(['groupdel', name])
+        account_change(['groupdel', name])
         raise
     try:
         import grp
         import pwd
         yield name, grp.getgrnam(name).gr_gid, pwd.getpwnam(user).pw_uid
     finally:
-        subprocess.call(['userdel', user])
-        subprocess.call(['groupdel', name])
+        account_change(['userdel', user])
+        account_change(['groupdel', name])
 
 
 def test_real_group_membership(base, real_group):

@@ -36,9 +36,13 @@ print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 
 '''
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def wide():
-    """One directory with WIDE empty subdirectories with 206-character names (setgid, group GID)."""
+    """One directory with WIDE empty subdirectories with 206-character names (setgid, group GID).
+
+    Per test (one test uses it): torn down by the process that ran the test, also in
+    ansible-test's forked children, not left to the end of the run (1.3 GB).
+    """
     base = temp_base()
     top = os.path.join(base, 'archive-v0')
     os.mkdir(top)
