@@ -226,7 +226,7 @@ def account_change(argv, check=False):
     the exit code; check=True raises on failure instead.
     """
     for _attempt in range(200):
-        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         if proc.returncode == 0 or b'lock' not in proc.stderr:
             break
         time.sleep(0.05)
