@@ -70,7 +70,7 @@ KIND_ORDER = dict((kind, i) for i, (kind, _cls) in enumerate(KINDS))
 FIXABLE = frozenset(k for k, c in KINDS if c == FIX)
 COUNTED = frozenset(k for k, c in KINDS if c != INFO)
 
-# The tables an entry's tuple of kinds is counted in at once (Report.tally).
+# The tables an entry's tuple of kinds is counted in at once (Report.count_kinds).
 FOUND = ('findings',)
 REMAINING = ('remaining',)
 FIXED = ('fixed',)
