@@ -11,7 +11,8 @@ containers here, so that all of them reach their nodes the same way.
            "ssh_dir": "/path/of/this/run/ssh",    key, known_hosts, ssh config, masters
            "nodes": [{"name": "uvfleet-default-d12", "image": "localhost/uvfleet/debian:12",
                       "volumes": ["/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro"],
-                      "command": "/sbin/init", "hostname": "(default: name)"}]}
+                      "command": "/sbin/init", "hostname": "(default: name)"}],
+           "instance_config": "(optional) Molecule's instance_config.yml, written by up, emptied by down"}
 
 up: the network (made when missing: every scenario has its own, so nodes of scenarios
 that run side by side never share an address, and no node's sshd binds a port of the
@@ -180,8 +181,18 @@ def up(spec):
     nodes = [{'instance': node['name'], 'address': address(node['name'], spec['network']), 'user': 'root',
               'port': 22, 'identity_file': key} for node in spec['nodes']]
     wait_until_reachable(ssh_dir, nodes)
+    write_instance_config(spec, nodes)
     return {'network': spec['network'], 'gateway': gateway, 'ssh_config': paths(ssh_dir)['config'],
             'ssh_args': ssh_args(ssh_dir), 'nodes': nodes}
+
+
+def write_instance_config(spec, nodes):
+    """Molecule's instance config (default driver): how to reach each node (JSON is YAML)."""
+    if spec.get('instance_config'):
+        with open(spec['instance_config'], 'w') as handle:
+            json.dump(nodes, handle, indent=1)
+            handle.write('\n')
+        os.chmod(spec['instance_config'], 0o600)
 
 
 def close_masters(ssh_dir):
@@ -203,6 +214,7 @@ def down(spec):
         if gone.returncode != 0:
             print('network %s kept: %s' % (spec['network'], gone.stderr.strip()), file=sys.stderr)
     shutil.rmtree(ssh_dir, ignore_errors=True)
+    write_instance_config(spec, [])
     return {'network': spec['network'], 'removed': names}
 
 
