@@ -170,6 +170,7 @@ def converge(fleet, inventory, connection, forks, strategy, log):
             'cpu_user': round(usage.ru_utime, 2), 'cpu_sys': round(usage.ru_stime, 2),
             'node_cpu': None if before is None or after is None else round(after - before, 2),
             'ok': max(r[0] for r in rows), 'changed': max(r[1] for r in rows), 'skipped': max(r[4] for r in rows),
+            'ok_min': min(r[0] for r in rows), 'skipped_min': min(r[4] for r in rows),
             'changed_total': sum(r[1] for r in rows), 'load': round(load, 2)}
 
 
@@ -215,7 +216,7 @@ def summarize(runs):
     rows = []
     for key, group in groups.items():
         row = dict(zip(('connection', 'nodes', 'phase', 'forks', 'strategy'), key))
-        for field in ('wall', 'cpu', 'node_cpu', 'ok', 'skipped', 'load'):
+        for field in ('wall', 'cpu', 'node_cpu', 'ok', 'skipped', 'ok_min', 'skipped_min', 'load'):
             values = [r.get(field) for r in group if r.get(field) is not None]
             row[field] = statistics.median(values) if values else None
         row['runs'] = len(group)
@@ -231,14 +232,18 @@ def table(data):
              '|---|---|---|---|---|---|---|---|---|---|']
     order = {'ssh': 0, 'podman': 1, 'ssh + shared_fs': 2}
     def key(row):
-        return (order.get(row['connection'], 9), row['nodes'], row['phase'] != 'first', row['forks'] == 5, row['strategy'])
+        return (order.get(row['connection'], 9), row['nodes'], row['phase'] != 'first', row['forks'] == 5,
+                row['strategy'] != 'linear')
     rows = sorted(summarize(data['runs']), key=key)
     for r in rows:
-        lines.append('| %s | %d | %s%s | %d, %s | %.1f | %.1f | %.1f (%s) | %s | %d / %d | %.1f |' % (
+        tasks = '%d / %d' % (r['ok'], r['skipped'])
+        if r.get('ok_min') is not None and (r['ok_min'], r['skipped_min']) != (r['ok'], r['skipped']):
+            tasks += ' (the other nodes: %d / %d)' % (r['ok_min'], r['skipped_min'])
+        lines.append('| %s | %d | %s%s | %d, %s | %.1f | %.1f | %.1f (%s) | %s | %s | %.1f |' % (
             r['connection'], r['nodes'], r['phase'], '' if r['phase'] == 'first' else ' (median of %d)' % r['runs'],
             r['forks'], r['strategy'], r['wall'], r['wall'] / r['nodes'], r['cpu'], cores(r['cpu'], r['wall']),
             'n/a' if r['node_cpu'] is None else '%.1f (%s)' % (r['node_cpu'], cores(r['node_cpu'], r['wall'])),
-            r['ok'], r['skipped'], r['load'] if r['load'] is not None else float('nan')))
+            tasks, r['load'] if r['load'] is not None else float('nan')))
     lines.append('')
     # how each (connection, converge) grows: seconds and controller CPU per added node
     for connection in sorted({r['connection'] for r in rows}, key=lambda c: order.get(c, 9)):
@@ -271,6 +276,8 @@ def main(argv):
                         help='leave out forks 5, strategy free and the shared_fs fleet at the largest size')
     parser.add_argument('--keep', action='store_true', help='keep the last fleet (and its network)')
     parser.add_argument('--table', action='store_true', help='only print and write the table of the last results')
+    parser.add_argument('--json', default=RESULTS,
+                        help='results file (default %(default)s; the table goes into docs/benchmarks.md only from it)')
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error('run as root (podman, containers with systemd)')
@@ -282,7 +289,7 @@ def main(argv):
         wheel = uv_wheel()
         data = {'date': time.strftime('%Y-%m-%d %H:%M'), 'machine': os.uname().nodename, 'cores': os.cpu_count(),
                 'ansible_core': ansible_core_version(), 'uv': UV_VERSION,
-                'command': 'python3 bench/fleet.py ' + ' '.join(argv), 'runs': []}
+                'command': ' '.join(['python3 bench/fleet.py'] + argv), 'runs': []}
         largest = max(args.nodes)
         for count in sorted(args.nodes):
             for connection in args.connections:
@@ -290,7 +297,7 @@ def main(argv):
                 data['runs'] += measure(count, connection, args, wheel, variants=variants)
         if 'ssh' in args.connections and not args.no_variants:
             data['runs'] += measure(largest, 'ssh', args, wheel, shared_fs=True)
-    return doctable.publish(RESULTS, data, DOC, 'fleet', table)
+    return doctable.publish(args.json, data, DOC if args.json == RESULTS else None, 'fleet', table)
 
 
 if __name__ == '__main__':
