@@ -180,6 +180,24 @@ def can_open_as(uid, gid, path, flags):
 
 
 @contextlib.contextmanager
+def xfs_reflink(path):
+    """A loop-mounted XFS with reflink=1 at path (created), as the clone scenario uses."""
+    image = path + '.img'
+    os.makedirs(path)
+    with open(image, 'wb') as handle:
+        handle.truncate(320 << 20)
+    if shutil.which('mkfs.xfs') is None or subprocess.call(['mkfs.xfs', '-q', '-m', 'reflink=1', image]) != 0 \
+            or subprocess.call(['mount', '-o', 'loop', image, path], stderr=subprocess.DEVNULL) != 0:
+        os.unlink(image)
+        pytest.skip('no loop-mounted XFS with reflink here (xfsprogs, loop devices)')
+    try:
+        yield path
+    finally:
+        subprocess.call(['umount', '-l', path])
+        os.unlink(image)
+
+
+@contextlib.contextmanager
 def bind_mount(source, target):
     """Bind-mount source on target (created): a second view of the same file system."""
     os.makedirs(target, exist_ok=True)
