@@ -47,6 +47,7 @@ from . import nodeconfig
 from . import privsep
 from . import report as R
 from . import walk as W
+from .escape import printable
 
 HELP = 'the scheduled job (root): repair the shared directories, prune the cache, write metrics'
 PROG = 'uvfleet maintain'
@@ -340,9 +341,10 @@ def main(argv=None):
         except (OSError, M.MetricsError) as exc:
             result['errors'].append('writing %s: %s' % (metrics_file, getattr(exc, 'strerror', None) or exc))
             result['success'] = False
-    sys.stdout.write(summary(result) + '\n')
+    # names in the errors come from the shared directories, which members write (escape.py)
+    sys.stdout.write(printable(summary(result)) + '\n')
     for error in result['errors']:
-        sys.stderr.write('%s: %s\n' % (PROG, error))
+        sys.stderr.write('%s: %s\n' % (PROG, printable(error)))
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + '\n')
     return 0 if result['success'] else 1
