@@ -988,6 +988,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if os.geteuid() == 0:
+        # root is held to none of the permissions the doctor checks, and root never reads,
+        # probes or lists the members' trees on their behalf (docs/security.md)
+        sys.stderr.write("%s: run it as the member whose uv fails, e.g. `runuser -l alice -c 'uvfleet doctor'`: it "
+                         "checks what that user can do, and root is held to none of it\n" % PROG)
+        return 2
     path = args.config or nodeconfig.DEFAULT_PATH
     try:
         config, error = nodeconfig.load(path), None

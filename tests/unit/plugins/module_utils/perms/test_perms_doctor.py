@@ -52,6 +52,13 @@ def test_doctor_is_a_subcommand_of_the_node_command():
     assert 'doctor' in command._usage() and doctor.HELP in command._usage()
 
 
+def test_as_root_the_doctor_refuses_and_names_how_to_run_it(node, capsys):
+    assert command.main(['doctor', '--config', node.config_path]) == 2
+    out = capsys.readouterr()
+    assert out.out == '' and "runuser -l alice -c 'uvfleet doctor'" in out.err
+    assert os.listdir(node.cache) == []
+
+
 def test_a_healthy_member_gets_every_check_ok_exit_0_well_under_two_seconds(node):
     start = time.monotonic()
     code, report, checks = node.doctor(node.member)
