@@ -1,5 +1,6 @@
 """What a hostile member does to a shared cache, as scripts run as that member (issue 18)."""
 import base64
+import shlex
 
 from uvfleet_story import as_user, ok
 
@@ -24,5 +25,5 @@ print(os.path.join(entry, record))
 def rewrite_with_record(host, user, entry, rel, text):
     """``user`` appends ``text`` (a line of Python) to ``entry/rel`` and rewrites its RECORD row; the RECORD's path."""
     script = base64.b64encode(REWRITE_WITH_RECORD.encode()).decode()
-    return ok(as_user(host, user, "echo %s | base64 -d | python3 - %s %s '%s'" % (script, entry, rel, text))) \
-        .stdout.strip()
+    command = "echo %s | base64 -d | python3 - %s" % (script, " ".join(shlex.quote(a) for a in (entry, rel, text)))
+    return ok(as_user(host, user, command)).stdout.strip()

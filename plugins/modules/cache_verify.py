@@ -35,7 +35,7 @@ description:
   - "Bounded against what a member can plant cheaply: a file larger than O(max_file_size) (a sparse file costs her
     almost nothing) or beyond O(max_entry_size) in its entry is not hashed, hashing stops after O(time_budget)
     seconds, and at most O(max_entries) names of C(archive-v0) are looked at. What is not checked is reported as
-    V(skipped) with its reason and counted in RV(skipped); RV(complete) is V(false) then. A size that differs from
+    V(skipped) with its reason and counted in RV(unchecked); RV(complete) is V(false) then. A size that differs from
     RECORD or from the record is judged without hashing."
 author:
   - uvfleet maintainers (@uvfleet)
@@ -115,7 +115,7 @@ options:
     version_added: 1.1.0
   time_budget:
     description:
-      - Seconds after which the check stops hashing; what was not checked is reported (RV(skipped)). The entries
+      - Seconds after which the check stops hashing; what was not checked is reported (RV(unchecked)). The entries
         looked at longest ago go first, so the next run goes on where this one stopped. V(0) sets no budget.
     type: int
     default: 21600
@@ -233,13 +233,14 @@ duration:
   returned: success
   type: float
 complete:
-  description: V(true) when every entry was looked at and every file hashed that had to be (nothing in RV(skipped)).
+  description: V(true) when every entry was looked at and every file hashed that had to be (nothing in RV(unchecked)).
   returned: success
   type: bool
   version_added: 1.1.0
-skipped:
+unchecked:
   description:
-    - What the limits and the time budget left unchecked. C(files) and C(entries) count by reason
+    - What the limits and the time budget left unchecked (not named C(skipped): Ansible reserves that for a skipped
+      task). C(files) and C(entries) count by reason
       (V(file_size), V(entry_size), V(time_budget); V(time_budget), V(entry_count)), C(bytes) is the size of the
       files not hashed. Each is also a V(skipped) finding in RV(samples) with its path and reason.
   returned: success

@@ -32,7 +32,7 @@ Bounds (``Limits``), against what a member can plant cheaply: a file larger than
 ``max_entry_bytes`` in its entry is not hashed, the run stops hashing when its
 ``time_budget`` is used up, and at most ``max_entries`` entries are listed.  What
 was not checked is a ``skipped`` finding with its reason and counted
-(``result['skipped']``, the metrics): never silence.  A size that differs from
+(``result['unchecked']``, the metrics): never silence.  A size that differs from
 RECORD or from the record needs no hashing and is judged in any case.  Holes are
 never judged (compression on ZFS or btrfs and ``cp --sparse`` make sound files
 sparse); the allocated size only describes a skipped file.
@@ -1146,7 +1146,7 @@ class Summary(object):
         out['samples'] = [s for k, _c in KINDS for s in self.samples.get(k, ())][:max(0, max_samples) * len(KINDS)]
         out['bad_entries'] = bad
         out['not_entries'] = list(others[:max_samples])
-        out['skipped'] = {'files': dict(self.skipped_files), 'entries': dict(self.skipped_entries),
+        out['unchecked'] = {'files': dict(self.skipped_files), 'entries': dict(self.skipped_entries),
                           'bytes': self.skipped_bytes}
         out['complete'] = not any(self.skipped_files.values()) and not any(self.skipped_entries.values())
         out['duration'] = round(duration, 3)

@@ -107,7 +107,7 @@ def summary_line(result, prog='uvfleet verify'):
     parts = ['%d entries' % result['entries'], '%d bad' % result['entries_bad']]
     if result.get('quarantined'):
         parts.append('%d quarantined' % len(result['quarantined']))
-    skipped = result['skipped']
+    skipped = result['unchecked']
     files = dict((k, v) for k, v in skipped['files'].items() if v)
     entries = dict((k, v) for k, v in skipped['entries'].items() if v)
     if files or entries:
@@ -151,16 +151,16 @@ def build_metrics(result, finished, duration):
         found.add(counts[kind], kind=kind, **{'class': content.KIND_CLASS[kind]})
     entries = M.Metric('uvfleet_content_entries', gauge,
                        'Unpacked distributions of the cache the last check looked at, by state.')
-    not_looked_at = result['skipped']['entries'].get(content.TIME_BUDGET, 0)
+    not_looked_at = result['unchecked']['entries'].get(content.TIME_BUDGET, 0)
     entries.add(result['entries'] - not_looked_at, state='checked')
     entries.add(result['entries_bad'], state='bad')
     entries.add(result['entries_unverifiable'], state='unverifiable')
-    entries.add(sum(result['skipped']['entries'].values()), state='skipped')
+    entries.add(sum(result['unchecked']['entries'].values()), state='skipped')
     files = M.Metric('uvfleet_content_files', gauge, 'Files of those distributions, by state.')
     files.add(result['files_verified'], state='verified')
     files.add(result['files_unverifiable'], state='unverifiable')
     files.add(result['files_matched_record'], state='matched_record')
-    skipped = result['skipped']
+    skipped = result['unchecked']
     skipped_files = M.Metric('uvfleet_content_skipped_files', gauge,
                              'Files the last content check did not hash, by reason (a limit, the time budget).')
     for reason, count in sorted(skipped['files'].items()):

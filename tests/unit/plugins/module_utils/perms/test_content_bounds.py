@@ -69,7 +69,7 @@ def test_a_sparse_file_with_a_consistent_record_row_is_skipped_and_reported(cach
     assert [(s['path'], s['expected']) for s in skipped] == [(os.path.join(tops[1], 'demo', 'huge.py'), 'file_size')]
     assert skipped[0]['current'].startswith('8.0 TiB (') and 'larger than the limit of 16.0 GiB per file' in \
         skipped[0]['current']
-    assert result['skipped']['files']['file_size'] == 1 and result['skipped']['bytes'] == 8 * TIB
+    assert result['unchecked']['files']['file_size'] == 1 and result['unchecked']['bytes'] == 8 * TIB
     assert not result['complete'] and result['bytes_hashed'] < 1 << 20
     assert result['findings'] == {'skipped': 1} and result['files_verified'] == 3 * 4
     # the check in the weekly job: the skip is in the journal line and the metrics, never silence
@@ -105,7 +105,7 @@ def test_an_entry_stops_hashing_at_its_limit(cache, jobs):
     skipped = [s for s in result['samples'] if s['kind'] == 'skipped']
     assert len(skipped) == 2 and all(s['expected'] == 'entry_size' for s in skipped)
     assert all(s['path'].startswith(top + '/demo/') for s in skipped)
-    assert result['skipped']['files']['entry_size'] == 2 and result['bytes_hashed'] < 2 << 20
+    assert result['unchecked']['files']['entry_size'] == 2 and result['bytes_hashed'] < 2 << 20
     assert result['entries_bad'] == 0 and not result['complete']
 
 
@@ -118,7 +118,7 @@ def test_the_time_budget_stops_the_run_and_says_what_it_left(cache, jobs, alarm)
         as_member(plant_sparse, top, 'demo/huge.py', 4 * TIB, 'consistent')
     result = check(cache, jobs, limits=content.Limits(max_file_bytes=0, max_entry_bytes=0, time_budget=2))
     assert not result['complete']
-    skipped = result['skipped']
+    skipped = result['unchecked']
     assert skipped['files']['time_budget'] == busy and skipped['entries']['time_budget'] == 6 - busy
     assert result['bytes_hashed'] < busy * 4 * TIB
     assert set(s['expected'] for s in result['samples'] if s['kind'] == 'skipped') == {'time_budget'}
@@ -147,7 +147,7 @@ def test_a_run_cut_short_by_its_budget_leaves_the_next_run_what_it_did_not_verif
     # the never verified entry went first; the others are skipped and keep their record
     assert seen[0] == 'Znew0'
     assert result['record']['entries']['first_seen'] == 1 and result['record']['entries']['carried'] == 3
-    assert result['skipped']['entries']['time_budget'] == 3 and result['entries'] == 4
+    assert result['unchecked']['entries']['time_budget'] == 3 and result['entries'] == 4
 
 
 def test_many_entries_are_bounded_counted_and_their_records_kept(cache, base, jobs):
@@ -162,7 +162,7 @@ def test_many_entries_are_bounded_counted_and_their_records_kept(cache, base, jo
             os.mkdir(os.path.join(archive, 'junk%03d' % i))
     as_member(flood, os.path.join(cache, 'archive-v0'))
     result = check(cache, jobs, record_dir=rec_dir, limits=content.Limits(max_entries=50))
-    assert result['entries'] == 50 and result['skipped']['entries']['entry_count'] == 155
+    assert result['entries'] == 50 and result['unchecked']['entries']['entry_count'] == 155
     assert not result['complete']
     assert result['record']['entries']['dropped'] == 0  # not listed is not gone
     whole = check(cache, jobs, record_dir=rec_dir)
@@ -179,7 +179,7 @@ def test_skips_reach_the_metrics_and_the_journal_line(cache, base, alarm, capsys
     assert command.main(['verify', '--compact', '--record-dir', os.path.join(base, 'state'), '--metrics-file', prom,
                          '--max-file-size', '1G', cache]) == 0
     out = capsys.readouterr()
-    assert json.loads(out.out)['skipped']['files']['file_size'] == 1
+    assert json.loads(out.out)['unchecked']['files']['file_size'] == 1
     assert 'uvfleet verify: INCOMPLETE: 2 entries; 0 bad; skipped: 1 files (file_size); record created' in out.err
     m = samples(prom)
     assert value(m, 'uvfleet_content_check_complete') == 0
