@@ -389,7 +389,8 @@ class EntryResult(object):
     """What the check of one archive-v0 entry found (small, picklable).
 
     ``action`` says what the entry leaves in the root-held record: 'new' (first
-    sight, whole and sound: ``blob``), 'update' (seen before, unchanged: the
+    sight, whole and sound: ``blob``), 'refresh' (seen before, exactly as
+    recorded), 'update' (seen before, sound, with what may change: bytecode; the
     fresh ``blob``), 'carry' (keep what was recorded: the entry is bad, or was
     not seen whole), 'drop' (the entry is gone), None (nothing: not recorded).
     """
@@ -671,8 +672,7 @@ def check_entry(archive_fd, name, root_st, max_samples=20, buf=None, limits=None
         res.action = 'carry' if old is not None else None
         return res
     flagged = _judge(res, found, listed, hashed_rows, bool(records), gone, dirs, venv, max_samples)
-    if old is not None:
-        _compare(res, found, old, flagged, gone, venv, max_samples)
+    same = old is not None and _compare(res, found, old, flagged, gone, venv, max_samples)
     if (res.counts.get(MISSING) or res.counts.get(REMOVED)) and not _still_there(archive_fd, name, res, lock_fd):
         gone_res = EntryResult(name)
         gone_res.add(VANISHED, '', 'removed while it was checked (uv cache prune or clean)', max_samples=max_samples)
@@ -680,7 +680,9 @@ def check_entry(archive_fd, name, root_st, max_samples=20, buf=None, limits=None
         return gone_res
     whole = not gone and not any(res.counts.get(k) for k in (CHANGED, VANISHED, ERROR, SKIPPED)) \
         and all(have[0] in (OK, None) for have in found.values())
-    if whole and not res.bad:
+    if whole and not res.bad and same:
+        res.action = 'refresh'   # as recorded: only the times of its line change
+    elif whole and not res.bad:
         res.blob, res.nrecorded = _blob(found, venv)
         res.action = 'new' if old is None else 'update'
     else:
@@ -779,13 +781,17 @@ def _compare(res, found, old, flagged, gone, venv, max_samples):
 
     A path with a RECORD finding is not judged twice.  Bytecode may go (Python
     writes it again) and, in a cached environment, appear (Python writes it
-    there when the environment runs).
+    there when the environment runs).  Returns True when the entry holds exactly
+    what the record holds (its record need not be written again).
     """
+    same = True
     for path, (kind, size, value) in old.items():
         if path in flagged or _unrecorded(path, venv):
+            same = False
             continue
         have = found.get(path)
         if have is None:
+            same = False
             if _under(path, gone) or _bytecode(path):
                 continue
             res.add(REMOVED, path, '', _record_text(kind, size, value), max_samples=max_samples)
@@ -799,29 +805,38 @@ def _compare(res, found, old, flagged, gone, venv, max_samples):
                 if nbytes != size:
                     res.add(REWRITTEN, path, '%d bytes' % nbytes, '%d bytes' % size, max_samples=max_samples)
             elif status == OK:
-                if _b64(got) != value:
-                    res.add(REWRITTEN, path, _b64(got), value, max_samples=max_samples)
+                if got.hex() != value:
+                    res.add(REWRITTEN, path, _b64(got), _b64(bytes.fromhex(value)), max_samples=max_samples)
                 else:
                     res.matched += 1
+                    continue
         elif kind == 'l':
             if status == OK and got != value:
                 res.add(REWRITTEN, path, 'symlink to %r' % got[:300], 'symlink to %r' % value[:300],
                         max_samples=max_samples)
             elif status == OK:
                 res.matched += 1
+                continue
         elif value != _type_name(mode):
             res.add(REWRITTEN, path, _type_name(mode), value, max_samples=max_samples)
+        else:
+            continue
+        same = False
     for path, have in found.items():
-        if path in old or path in flagged or _unrecorded(path, venv) or have[0] in (VANISHED, CHANGED, ERROR):
+        if path in old or _unrecorded(path, venv):
+            continue
+        same = False
+        if path in flagged or have[0] in (VANISHED, CHANGED, ERROR):
             continue
         if venv and _bytecode(path):
             continue
         res.add(ADDED, path, _type_name(have[3]), 'not there at first sight', max_samples=max_samples)
+    return same
 
 
 def _record_text(kind, size, value):
     if kind == 'f':
-        return '%d bytes, %s' % (size, value)
+        return '%d bytes, %s' % (size, _b64(bytes.fromhex(value)))
     if kind == 'l':
         return 'symlink to %r' % value[:300]
     return value
@@ -836,7 +851,7 @@ def _blob(found, venv):
         _status, value, nbytes, mode = found[path]
         kind = _now_kind(mode)
         if kind == 'f':
-            rows.append([path, 'f', nbytes, _b64(value)])
+            rows.append([path, 'f', nbytes, value.hex()])
         elif kind == 'l':
             rows.append([path, 'l', 0, value])
         else:

@@ -23,7 +23,8 @@ names the cache it belongs to.
 
 The file (text, ASCII): a header line, one JSON line per entry
 ``[name, first_seen, last_verified, last_looked_at, files, blob]`` (``blob``:
-base64 of zlib of the JSON list of ``[path, kind, size, value]``; null for an
+base64 of zlib of the JSON list of ``[path, kind, size, value]``, value the sha256 in hex, the
+target of a symlink or the type of a special file; null for an
 entry the check looked at but could not record: bad, or not seen whole), and a
 trailer with the count and the sha256 of everything before it.  The check takes
 the entries it looked at longest ago first, so that a run its time budget cuts
@@ -87,7 +88,7 @@ def file_name(cache):
 def pack(rows):
     """An entry's rows ``[[path, kind, size, value], ...]`` as the ASCII text stored in its line."""
     data = json.dumps(rows, separators=(',', ':')).encode('ascii')
-    return base64.b64encode(zlib.compress(data, 6)).decode('ascii')
+    return base64.b64encode(zlib.compress(data, 1)).decode('ascii')
 
 
 def unpack(text):
@@ -356,8 +357,11 @@ class Store(object):
                     self.counts['first_seen'] += 1
                 return
         if known:
-            self.counts['carried'] += 1
             line = _read_line(self.fd, old[0], old[1])
+            if res.action == 'refresh':   # verified, exactly as recorded
+                line[2] = now
+            else:
+                self.counts['carried'] += 1
             line[3] = now
             self._line(line)
             return

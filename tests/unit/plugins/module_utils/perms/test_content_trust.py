@@ -362,3 +362,16 @@ def test_a_full_record_stops_recording_new_entries_and_says_so(cache, rec_dir, j
     counts = result['record']['entries']
     assert (counts['first_seen'], counts['unrecorded'], counts['known']) == (0, 3, 2)
     assert [b['entry'] for b in result['bad_entries']] == ['Entry0']  # what it holds is still compared
+
+
+def test_bytecode_python_writes_into_an_environment_is_recorded_then_kept(cache, rec_dir, jobs):
+    top = make_env_entry(cache)
+    share(cache)
+    check(cache, rec_dir, jobs)
+    pyc = os.path.join(top, 'lib', 'python3.11', 'site-packages', 'tool', '__pycache__', 'later.cpython-311.pyc')
+    as_member(write, pyc, b'what python wrote')      # the environment ran: Python wrote bytecode
+    result = check(cache, rec_dir, jobs)
+    assert result['findings'] == {} and result['record']['saved']
+    as_member(write, pyc, b'what mallory wrote')     # then a member replaced it
+    result = check(cache, rec_dir, jobs)
+    assert kinds(result) == [('rewritten', pyc)]
