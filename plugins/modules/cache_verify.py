@@ -239,7 +239,7 @@ complete:
   version_added: 1.1.0
 unchecked:
   description:
-    - What the limits and the time budget left unchecked (not named C(skipped): Ansible reserves that for a skipped
+    - What the limits and the time budget left unchecked (not named C(skipped), which Ansible reserves for a skipped
       task). C(files) and C(entries) count by reason
       (V(file_size), V(entry_size), V(time_budget); V(time_budget), V(entry_count)), C(bytes) is the size of the
       files not hashed. Each is also a V(skipped) finding in RV(samples) with its path and reason.

@@ -1162,7 +1162,7 @@ class Summary(object):
         out['bad_entries'] = bad
         out['not_entries'] = list(others[:max_samples])
         out['unchecked'] = {'files': dict(self.skipped_files), 'entries': dict(self.skipped_entries),
-                          'bytes': self.skipped_bytes}
+                            'bytes': self.skipped_bytes}
         out['complete'] = not any(self.skipped_files.values()) and not any(self.skipped_entries.values())
         out['duration'] = round(duration, 3)
         out['mb_per_s'] = round(out['bytes_hashed'] / 1e6 / duration, 1) if duration > 0 else 0.0

@@ -15,8 +15,6 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms import content
 from content_testlib import DEFAULT_FILES, alarm, cache, make_env_entry, make_wheel_entry, write  # noqa: F401 pylint: disable=unused-import
 
 
-
-
 def check(cache, **kw):
     return content.check_cache(cache, **kw)
 

@@ -25,9 +25,6 @@ TIB = 1 << 40
 GIB = 1 << 30
 
 
-
-
-
 def plant_sparse(top, rel, size, row=None):
     """The member's sparse file (a few KiB on disk) and, with row='consistent', a RECORD row claiming its size."""
     path = os.path.join(top, rel)

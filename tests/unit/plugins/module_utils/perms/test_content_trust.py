@@ -23,8 +23,6 @@ from content_testlib import (as_member, cache, jobs, make_cache, make_env_entry,
 POISON = b'VALUE = "poison!"\n'  # same size as the genuine module
 
 
-
-
 @pytest.fixture
 def rec_dir(base):
     return os.path.join(base, 'state', 'content')
