@@ -218,6 +218,11 @@ def _root_component_check(norm):
     return check
 
 
+#: the same check for any directory root keeps state in (content record, quarantine):
+#: ``ancestor_check(norm)`` -> check(parent_path, parent_st, name, st) for walk.open_path
+ancestor_check = _root_component_check
+
+
 def open_root(path):
     """Refuse or open one root: (normalised path, fd, st).
 
