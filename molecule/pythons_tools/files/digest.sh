@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # digest.sh OUT PATH...: append to OUT one digest of everything below the PATHs: every
 # entry's path, inode, mode and owner, and every non-directory's size and mtime (a
 # download, an install or a rewritten file shows). Not the mtimes of directories: the

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # alice, a hostile group member, after last week's play (the Python and tool dirs are
 # collaborative): what the attacks of issue 18 plant before today's play.
 #
@@ -54,6 +54,7 @@ with open(path, "w") as f:
     f.write(text.replace("entrypoints = [\n", "entrypoints = [\n" + rows, 1))
 EOF
 chmod 0644 /tmp/alice-receipt.py
+# shellcheck disable=SC2016  # $(id -u) is for the script she writes, not for this one
 printf '#!/bin/sh\necho "alice ran as $(id -u)" >> /tmp/alice-marks/wrapper\nexec /bin/true\n' > /tmp/alice-bin.sh
 chmod 0644 /tmp/alice-bin.sh
 
@@ -64,7 +65,7 @@ if [ "$switch" = yes ]; then
 fi
 
 for py in /opt/uv/python/cpython-*.*.*-linux-*; do
-  [ -d "$py" ] && [ ! -L "$py" ] || continue
+  if [ ! -d "$py" ] || [ -L "$py" ]; then continue; fi
   mm=$(basename "$py" | cut -d- -f2 | cut -d. -f1,2)
   as_alice "cp /tmp/alice-sitecustomize.py $py/lib/python$mm/sitecustomize.py && touch $py/bin/python$mm"
   stat -c '%n %i %U' "$py" "$py/lib/python$mm/sitecustomize.py" >> /root/alice-made

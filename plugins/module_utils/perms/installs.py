@@ -36,6 +36,7 @@ from . import content
 from . import engine
 from . import privsep
 from . import walk as W
+from .rmtree import show  # noqa: F401 pylint: disable=unused-import  # for the install scripts: names escaped
 
 #: the PATH root's and the worker's uv run with: system directories only
 SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin'
@@ -84,12 +85,25 @@ class Runner(object):
                               preexec_fn=self.worker.demote() if self.worker is not None else None, check=False)
 
 
-def worker_for(name, group):
-    """The worker account (``privsep.worker``) for the shared group ``group``; InstallError with the fix."""
+def who_installs(conf, what, directory):
+    """``(worker or None, fresh)`` for one of the role's install scripts (its JSON ``conf``).
+
+    ``managed``: root (None).  Otherwise the worker account ``conf['worker']`` of the shared
+    group ``conf['group']`` (``privsep.worker``), checked; InstallError with the fix when it is
+    missing or wrong, except in check mode, where nothing can then be asked and everything would
+    be done (``fresh`` True).  ``fresh`` is also True in check mode for a dir the role would
+    retire (``conf['fresh']``): it counts as empty and uv is not run.
+    """
+    fresh = bool(conf.get('fresh') and conf['check'])
+    if conf['managed'] or fresh:
+        return None, fresh
     try:
-        return privsep.worker(name, engine.resolve_group(group)[0])
+        return privsep.worker(conf['worker'], engine.resolve_group(conf['group'])[0]), False
     except (privsep.PrivsepError, engine.PermsError) as exc:
-        raise InstallError(str(exc))
+        if conf['check']:
+            return None, True
+        raise InstallError('the %s of the collaborative dir %s are installed as the worker account, never as root: %s'
+                           % (what, directory, exc))
 
 
 def untrusted(path):

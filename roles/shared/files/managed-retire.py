@@ -89,8 +89,8 @@ def untrusted(path):
             return "could not be read through (%s)" % show(proc.stderr.decode("utf-8", "replace").strip()[-300:])
         return None
     uid, mode, links, kind, rel = out.rstrip("\0").split(" ", 4)
-    what = "%s (uid %s, mode %s, %s link%s, type %s)" % (show(rel) or ".", uid, mode, links,
-                                                           "" if links == "1" else "s", kind)
+    plural = "" if links == "1" else "s"
+    what = "%s (uid %s, mode %s, %s link%s, type %s)" % (show(rel) or ".", uid, mode, links, plural, kind)
     if uid != "0":
         why = "owned by uid %s" % uid
     elif int(mode, 8) & 0o022:

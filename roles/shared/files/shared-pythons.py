@@ -70,15 +70,10 @@ def main():
     sys.path.insert(0, conf["lib"])
     from perms import installs  # pylint: disable=import-error  # the node command's library (conf["lib"])
 
-    fresh = conf.get("fresh") and conf["check"]
-    worker = None
     try:
-        worker = None if conf["managed"] or fresh else installs.worker_for(conf["worker"], conf["group"])
+        worker, fresh = installs.who_installs(conf, "Pythons", conf["dir"])
     except installs.InstallError as exc:
-        if not conf["check"]:
-            fail("the Pythons of the collaborative dir %s are installed as the worker account, never as root: %s"
-                 % (conf["dir"], exc))
-        fresh = True  # check mode before the account exists: nothing can be asked, everything would be done
+        fail(str(exc))
     uv = installs.Runner(conf["uv"], worker=worker, extra_env={"UV_PYTHON_DOWNLOADS": "manual"})
     installed, pruned, kept = [], [], {}
     wanted = set()

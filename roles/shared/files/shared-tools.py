@@ -45,10 +45,6 @@ def fail(msg, result=None):
     sys.exit(1)
 
 
-def show(text):
-    return json.dumps(text, ensure_ascii=True)[1:-1]
-
-
 class Tools(object):
 
     def __init__(self, conf, installs, uv):
@@ -109,7 +105,7 @@ class Tools(object):
         if self.conf["managed"] or os.path.lexists(self.venv(name)):
             fail("uv tool uninstall %s failed" % name, result)
         warnings.append("uv tool uninstall %s (as %s) removed the tool but not everything its receipt names: %s"
-                        % (name, self.uv.worker.name, show((result.stderr or result.stdout).strip()[-500:])))
+                        % (name, self.uv.worker.name, self.installs.show((result.stderr or result.stdout).strip()[-500:])))
 
     def present(self, tool, warnings):
         """Install one present tool (managed: on a checked interpreter); True when something changed."""
@@ -132,15 +128,10 @@ def main():
     sys.path.insert(0, conf["lib"])
     from perms import installs  # pylint: disable=import-error  # the node command's library (conf["lib"])
 
-    fresh = conf.get("fresh") and conf["check"]
-    worker = None
     try:
-        worker = None if conf["managed"] or fresh else installs.worker_for(conf["worker"], conf["group"])
+        worker, fresh = installs.who_installs(conf, "tools", conf["tool_dir"])
     except installs.InstallError as exc:
-        if not conf["check"]:
-            fail("the tools of the collaborative dir %s are installed as the worker account, never as root: %s"
-                 % (conf["tool_dir"], exc))
-        fresh = True  # check mode before the account exists: nothing can be asked, everything would be done
+        fail(str(exc))
     tools = Tools(conf, installs, installs.Runner(conf["uv"], worker=worker))
     installed, removed, executables, refused, interpreters, warnings = [], [], {}, [], {}, []
     claimed = {}
@@ -168,7 +159,7 @@ def main():
             if why is None and exe in claimed:
                 why = "also an executable of the tool %s, which has the wrapper" % claimed[exe]
             if why is not None:
-                refused.append({"tool": name, "name": show(exe), "why": why})
+                refused.append({"tool": name, "name": installs.show(exe), "why": why})
                 continue
             claimed[exe] = name
             names.append(exe)

@@ -107,14 +107,14 @@ def run(script, node, **conf):
 
 
 def pythons(node, **conf):
-    return run('shared-pythons.py', node, **dict({'dir': node['python'], 'requests': [MINOR],
-                                                   'record': os.path.join(node['state'], 'record.json'),
-                                                   'prune': False}, **conf))
+    defaults = {'dir': node['python'], 'requests': [MINOR], 'record': os.path.join(node['state'], 'record.json'),
+                'prune': False}
+    return run('shared-pythons.py', node, **dict(defaults, **conf))
 
 
 def tools(node, entries, **conf):
-    return run('shared-tools.py', node, **dict({'tool_dir': node['tools'], 'tools': entries,
-                                                 'python_dir': node['python'], 'python_managed': False}, **conf))
+    defaults = {'tool_dir': node['tools'], 'tools': entries, 'python_dir': node['python'], 'python_managed': False}
+    return run('shared-tools.py', node, **dict(defaults, **conf))
 
 
 def test_collaborative_pythons_are_looked_at_as_the_worker_never_as_root(node):
