@@ -34,7 +34,8 @@ def opt():
     """base/opt (root 0755) with a managed Python dir and tool dir as root's installs leave them."""
     base = temp_base()
     top = os.path.join(base, 'opt')
-    os.mkdir(top, 0o755)
+    os.mkdir(top)
+    os.chmod(top, 0o755)
     dirs = {'base': base, 'opt': top}
     for name in ('python', 'tools'):
         path = dirs[name] = make_dir(os.path.join(top, name), mode=0o2750)

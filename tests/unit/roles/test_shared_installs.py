@@ -61,7 +61,7 @@ def node():
         os.chmod(d[name], mode)
     shutil.copy(UV, os.path.join(d['uvbin'], 'uv-real'))
     os.chmod(os.path.join(d['uvbin'], 'uv-real'), 0o755)
-    make_wheel(d['wheels'])
+    os.chmod(make_wheel(d['wheels']), 0o644)  # the worker reads it, whatever the umask
     d['uv'] = os.path.join(d['uvbin'], 'uv')
     with open(d['uv'], 'w') as wrapper:  # what the role's uv wrapper does, with a local index
         wrapper.write('#!/bin/sh\nexport UV_PYTHON_INSTALL_DIR=%(python)s UV_PYTHON_BIN_DIR=%(bin)s UV_TOOL_DIR=%(tools)s '

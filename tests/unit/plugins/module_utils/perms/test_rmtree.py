@@ -39,7 +39,8 @@ def intact(victim):
 def retired_tree(base):
     """base/parent (root 0755) / retired (what a collaborative past left): returns (parent, name, top)."""
     parent = os.path.join(base, 'parent')
-    os.mkdir(parent, 0o755)
+    os.mkdir(parent)
+    os.chmod(parent, 0o755)  # whatever the umask: the member's process must reach her dir
     top = make_dir(os.path.join(parent, 'python.retired-20261206T000000Z'))
     return parent, os.path.basename(top), top
 
@@ -89,6 +90,7 @@ def _swapper(hers, victim, stop_at, ready):
     there for a symlink to root's directory, over and over (relative names: no path from outside needed)."""
     pid = os.fork()
     if pid:
+        os.close(ready)  # the parent's copy: a child that dies early gives EOF, not a hang
         return pid
     try:
         os.setgroups([GID])
@@ -96,6 +98,7 @@ def _swapper(hers, victim, stop_at, ready):
         os.setuid(MEMBER_UID)
         os.chdir(hers)
         os.write(ready, b'x')
+        os.close(ready)
         n = 0
         while time.time() < stop_at:
             try:
@@ -132,13 +135,12 @@ def test_a_member_swapping_directories_for_symlinks_while_root_removes_deletes_n
         read_end, write_end = os.pipe()
         swapper = _swapper(hers, victim[0], time.time() + 20, write_end)
         try:
-            assert os.read(read_end, 1) == b'x'
+            assert os.read(read_end, 1) == b'x', 'the member\'s process could not start in her directory'
             result = rmtree.remove(parent, name)
         finally:
             os.kill(swapper, 9)
             os.waitpid(swapper, 0)
             os.close(read_end)
-            os.close(write_end)
         assert intact(victim), 'round %d: root deleted through a member\'s link' % attempt
         if not result['done']:   # she kept adding faster than root removed: the rest stays, closed to her
             st = os.stat(os.path.join(parent, name))
@@ -179,7 +181,8 @@ def test_a_symlink_in_the_path_to_the_parent_is_refused(base):
 
 def test_a_name_that_is_no_directory_is_removed_as_what_it_is(base, victim):
     parent = os.path.join(base, 'parent')
-    os.mkdir(parent, 0o755)
+    os.mkdir(parent)
+    os.chmod(parent, 0o755)
     os.symlink(victim[0], os.path.join(parent, 'x.retired-20261206T000000Z'))
     assert rmtree.remove(parent, 'x.retired-20261206T000000Z')['done']
     assert intact(victim) and os.listdir(parent) == []
