@@ -10,51 +10,23 @@ rules what is referenced.
 
 from __future__ import absolute_import, division, print_function
 
-import base64
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import zipfile
 
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, engine, maintain, nodeconfig
 
 from metrics_testlib import samples, value
-from perms_testlib import GID, MEMBER_UID, make_dir, make_file, mode_of
+from perms_testlib import GID, MEMBER_UID, make_dir, make_file, make_wheel, mode_of
 UV = shutil.which('uv')
 WORKER = 'uvfleet-tworker'  # tests/unit/conftest.py makes it: the role's uv_shared_worker_user
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
-
-
-def _wheel(directory, name='tinypkg', version='1.0'):
-    """A minimal pure-Python wheel with a console script."""
-    files = {
-        '%s/__init__.py' % name: b'VALUE = 42\ndef main():\n    print(VALUE)\n',
-        '%s-%s.dist-info/METADATA' % (name, version): ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n'
-                                                       % (name, version)).encode(),
-        '%s-%s.dist-info/WHEEL' % (name, version): b'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
-                                                   b'Tag: py3-none-any\n',
-        '%s-%s.dist-info/entry_points.txt' % (name, version): ('[console_scripts]\n%s = %s:main\n'
-                                                               % (name, name)).encode(),
-    }
-    record = '%s-%s.dist-info/RECORD' % (name, version)
-    lines = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
-        lines.append('%s,sha256=%s,%d' % (path, digest, len(data)))
-    lines.append('%s,,' % record)
-    files[record] = ('\n'.join(lines) + '\n').encode()
-    path = os.path.join(directory, '%s-%s-py3-none-any.whl' % (name, version))
-    with zipfile.ZipFile(path, 'w') as whl:
-        for member, data in files.items():
-            whl.writestr(member, data)
-    return path
 
 
 def uv(cache, *args):
@@ -73,7 +45,7 @@ def node(base, tmp_path, monkeypatch):
         make_dir(d)
     wheels = str(tmp_path / 'wheels')
     os.mkdir(wheels)
-    _wheel(wheels)
+    make_wheel(wheels)
     venv = str(tmp_path / 'venv')
     for args in (('venv', '-q', '-p', sys.executable, venv),
                  ('pip', 'install', '-q', '-p', venv, '--find-links', wheels, 'tinypkg')):
