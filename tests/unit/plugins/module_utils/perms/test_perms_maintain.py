@@ -86,7 +86,13 @@ def archive_entries(cache):
 
 
 def maintain_main(capsys, *argv):
-    code = command.main(['maintain'] + list(argv))
+    """Run `uvfleet maintain` in this process; the umask it sets (the job's) is undone afterwards."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        code = command.main(['maintain'] + list(argv))
+    finally:
+        os.umask(umask)
     out = capsys.readouterr()
     return code, out.out, out.err
 
