@@ -109,7 +109,14 @@ class _Remover(object):
                     self.error(name, exc)
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if self.foreign_mount(fd, name, st):
+                try:
+                    foreign = self.foreign_mount(fd, name, st)
+                except OSError as exc:
+                    # renamed away since the lstat (a member swapping it): whatever is there now is the next pass's
+                    if not W.vanished_error(exc):
+                        self.error(name, exc)
+                    continue
+                if foreign:
                     self.other_fs += 1
                     self.left += 1
                 else:

@@ -150,6 +150,32 @@ def test_a_member_swapping_directories_for_symlinks_while_root_removes_deletes_n
         os.rmdir(parent)
 
 
+def test_a_directory_moved_away_between_its_lstat_and_its_mount_probe_is_dealt_with_next_pass(base, victim, monkeypatch):
+    """The interleaving the swap race hits now and then, made certain: the member renames her
+    directory right after root's lstat saw it and puts a link to root's directory in its place."""
+    parent, name, top = retired_tree(base)
+    hers = make_dir(os.path.join(top, 'hers'), mode=0o2770, uid=MEMBER_UID)
+    make_file(os.path.join(hers, 'f'), uid=MEMBER_UID)
+    real_probe = rmtree.M.probe
+    swapped = []
+
+    def probe(dir_fd, name_):
+        if name_ == 'hers' and not swapped:
+            os.rename('hers', 'moved', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            swapped.append(name_)
+            try:
+                return real_probe(dir_fd, name_)
+            finally:
+                os.symlink(victim[0], 'hers', dir_fd=dir_fd)
+        return real_probe(dir_fd, name_)
+    monkeypatch.setattr(rmtree.M, 'probe', probe)
+    if rmtree.M.statx_func() is None:
+        pytest.skip('no statx here: the probe is not made')
+    result = rmtree.remove(parent, name)
+    assert swapped and result['done'] and not result['errors'], result
+    assert intact(victim) and os.listdir(parent) == []
+
+
 def test_a_mount_inside_the_tree_is_not_entered(base, victim):
     parent, name, top = retired_tree(base)
     point = make_dir(os.path.join(top, 'mnt'))
