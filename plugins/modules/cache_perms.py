@@ -172,6 +172,16 @@ options:
       - See C(docs/benchmarks.md) for measurements at the default and with explicit values.
     type: str
     default: auto
+  probe_reflink:
+    description:
+      - Also ask whether each O(path)'s file system clones files (reflinks, C(FICLONE)), which uv's
+        C(link-mode = "clone") needs; the answer is in RV(reflink_supported). The C(uvfleet.uv.shared) role
+        picks the cache's link mode with it.
+      - "Safe in a directory members write: two new files are made in the checked directory fd with
+        C(O_CREAT|O_EXCL|O_NOFOLLOW) under random names, cloned fd to fd and unlinked relative to that fd;
+        no path is resolved, nothing a member planted is opened. Made and removed in check mode too."
+    type: bool
+    default: false
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
@@ -297,6 +307,12 @@ acl_supported:
   returned: success
   type: dict
   sample: {"/var/cache/uv": true}
+reflink_supported:
+  description: Per O(path), whether its file system clones files (reflinks); V(false) also when no file could be
+    made there.
+  returned: with O(probe_reflink=true)
+  type: dict
+  sample: {"/var/cache/uv": false}
 notes:
   description: Remarks about the run, for example a file system without ACL support.
   returned: success
@@ -340,6 +356,7 @@ duration:
   sample: 1.52
 '''
 
+import os
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
@@ -353,7 +370,22 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
 # even imported (Python 2 cannot compile it), and main() fails with a clear message.
 PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
-    from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, open_root, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.perms import reflink
+
+
+def probe_reflinks(paths):
+    """{root: reflinks work there}, each root opened and checked as the walk opens it (engine.open_root)."""
+    found = {}
+    for path in paths:
+        root, fd, _st = open_root(path)
+        try:
+            found[root] = reflink.supported(fd)
+        except OSError:
+            found[root] = False
+        finally:
+            os.close(fd)
+    return found
 
 
 def main():
@@ -372,6 +404,7 @@ def main():
             max_samples=dict(type='int', default=20),
             fail_on_findings=dict(type='bool', default=False),
             jobs=dict(type='str', default='auto'),
+            probe_reflink=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -391,6 +424,8 @@ def main():
                      exclude=params['exclude'], max_samples=params['max_samples'], jobs=params['jobs'],
                      exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'],
                      link_roots=params['link_roots'])
+        if params['probe_reflink']:
+            result['reflink_supported'] = probe_reflinks(params['path'])
     except PermsError as exc:
         module.fail_json(msg=str(exc))
 

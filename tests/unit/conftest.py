@@ -14,9 +14,11 @@ from __future__ import absolute_import, division, print_function
 
 import grp
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -81,4 +83,30 @@ def test_groups():
     """The test groups, created once per host when missing (needs root; skipped otherwise)."""
     if os.geteuid() != 0:
         return {}
-    return dict((gid, ensure_group(gid, name)) for gid, name in TEST_GROUPS)
+    groups = dict((gid, ensure_group(gid, name)) for gid, name in TEST_GROUPS)
+    ensure_worker(*TEST_WORKER)
+    return groups
+
+
+#: the worker account of the tests' node configurations (the shared role's uv_shared_worker_user):
+#: name, uid, primary GID (the tests' shared group)
+TEST_WORKER = ('uvfleet-tworker', 4646, 4343)
+
+
+def ensure_worker(name, uid, gid):
+    """Create the worker account as the role does (system, only group GID, no login) unless it exists."""
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    for _attempt in range(100):  # another test process may hold the lock of /etc/passwd
+        subprocess.call(['useradd', '--system', '--uid', str(uid), '--gid', str(gid), '--no-create-home',
+                         '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            time.sleep(0.05)
+    pytest.exit('cannot create the test worker account %s (useradd failed)' % name, returncode=2)

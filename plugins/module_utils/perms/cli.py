@@ -19,6 +19,7 @@ import json
 import sys
 
 from . import engine
+from .escape import printable
 from .policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
 
 
@@ -105,7 +106,7 @@ def main(argv=None, prog='uvfleet audit'):
                             exclude_locks=args.exclude_locks, link_roots=args.link_roots,
                             read_paths=args.read_paths)
     except engine.PermsError as exc:
-        sys.stderr.write('%s: %s\n' % (prog, exc))
+        sys.stderr.write('%s: %s\n' % (prog, printable(exc)))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
         return 2
     if not args.diff:

@@ -37,7 +37,9 @@ import time
 from . import acl
 from . import nodeconfig
 from . import promparse
+from . import reflink
 from . import uvsettings
+from .escape import printable
 
 HELP = 'for members: why uv fails for you on this node, and the fix (no root needed)'
 PROG = 'uvfleet doctor'
@@ -45,7 +47,7 @@ PROG = 'uvfleet doctor'
 OK, WARNING, PROBLEM = 'ok', 'warning', 'problem'
 WRAPPER_MARKER = '# uvfleet.uv.shared wrapper'
 DEFAULT_METRICS = '/var/lib/prometheus/node-exporter/uvfleet.prom'
-FICLONE = 0x40049409
+_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 ENOTSUPP = 524  # the kernel's internal "not supported", seen from flock on NFS homes (uv#18073)
 LOCK_BROKEN = set(e for e in (errno.ENOLCK, ENOTSUPP, getattr(errno, 'EOPNOTSUPP', None),
                               getattr(errno, 'ENOTSUP', None), errno.EINVAL, errno.EBADF, errno.EIO) if e)
@@ -403,29 +405,36 @@ class Doctor(object):
                      cause=cause, fix=fix, blocked_by='cache_write')
 
     def probe_cache(self, cache):
-        """Create a temporary directory with two files in the cache as uv would, look at them, remove them."""
+        """Create a temporary directory with two files in the cache as uv would, look at them, remove them.
+
+        Relative to fds (the cache, then the new directory opened with O_NOFOLLOW): other
+        members write the cache and may swap the new directory for a symlink, and whoever
+        runs the doctor (root too) never writes through it.
+        """
         umask, umask_from = self.uv_umask()
-        name = os.path.join(cache, '.tmp-uvfleet-doctor-%d-%s' % (os.getpid(), os.urandom(4).hex()))
+        name = '.tmp-uvfleet-doctor-%d-%s' % (os.getpid(), os.urandom(4).hex())
         old = os.umask(umask)
-        made = []
+        fds = []       # cache fd, then the new directory's fd
+        made = []      # (dir fd index, name, is a directory), removed last first
         try:
-            os.mkdir(name, 0o777)
-            made.append(name)
-            dir_st = os.lstat(name)
-            path = os.path.join(name, 'file')
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0),
-                         0o666)
-            made.insert(0, path)
+            fds.append(os.open(cache, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC))
+            os.mkdir(name, 0o777, dir_fd=fds[0])
+            made.append((0, name, True))
+            fds.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC, dir_fd=fds[0]))
+            dir_st = os.fstat(fds[1])
+            # read and write: FICLONE needs a source open for reading
+            fd = os.open('file', os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666,
+                         dir_fd=fds[1])
+            made.append((1, 'file', False))
             try:
                 os.write(fd, b'uvfleet doctor probe\n' * 200)
                 file_st = os.fstat(fd)
                 self.probe.update(dir_mode=dir_st.st_mode, dir_gid=dir_st.st_gid, file_mode=file_st.st_mode,
                                   file_gid=file_st.st_gid, dev=file_st.st_dev, umask=umask, umask_from=umask_from)
                 self.probe['flock_errno'] = try_flock(fd)
-                clone = os.path.join(name, 'clone')
-                self.probe['reflink'] = try_reflink(fd, clone)
-                if os.path.lexists(clone):
-                    made.insert(0, clone)
+                self.probe['reflink'] = reflink.clone_into(fd, 'clone', fds[1])
+                if self.probe['reflink'] is not None:
+                    made.append((1, 'clone', False))
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -433,11 +442,13 @@ class Doctor(object):
             return
         finally:
             os.umask(old)
-            for path in made:
+            for index, entry, is_dir in reversed(made):
                 try:
-                    (os.rmdir if path == name else os.unlink)(path)
+                    (os.rmdir if is_dir else os.unlink)(entry, dir_fd=fds[index])
                 except OSError:
                     pass
+            for fd in fds:
+                os.close(fd)
         self.cache_reachable = True
         self.add('cache_write', OK, 'you can create and remove entries in %s' % cache)
 
@@ -800,21 +811,6 @@ def try_flock(fd, operation=fcntl.LOCK_SH | fcntl.LOCK_NB):
     return None
 
 
-def try_reflink(src_fd, dst):
-    """True when the file system clones src into a new file dst (FICLONE)."""
-    try:
-        dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.ioctl(dst_fd, FICLONE, src_fd)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(dst_fd)
-
-
 def lock_holder(st):
     """'pid N (command, user U)' of the process holding a lock on the inode of st, from /proc/locks."""
     text = read_head('/proc/locks', 1 << 20)
@@ -951,19 +947,25 @@ def ago(timestamp, now):
 # -------------------------------------------------------------------- output
 
 def render(report):
+    """The text report: one line per check (and its cause and fix), every field escaped (escape.py).
+
+    Summaries, causes and fixes name files of the cache, the working directory and
+    process names: places other members write. Escaped, a name with a newline or escape
+    sequences stays inside its own field and never reaches the terminal raw.
+    """
     lines = ['uvfleet doctor: %s (uid %s) in %s, group %s' % (
-        report['user'], report['uid'], report['cwd'], report['group'] or '-')]
+        printable(report['user']), report['uid'], printable(report['cwd']), printable(report['group'] or '-'))]
     for check in report['checks']:
-        lines.append('%-8s %-14s %s' % (check['status'], check['name'], check['summary']))
+        lines.append('%-8s %-14s %s' % (check['status'], check['name'], printable(check['summary'])))
         if check['status'] == OK:
             continue
         if check['details'].get('blocked_by'):
             lines.append('%24sfix:   as for %s' % ('', check['details']['blocked_by']))
             continue
         if check['cause']:
-            lines.append('%24scause: %s' % ('', check['cause']))
+            lines.append('%24scause: %s' % ('', printable(check['cause'])))
         if check['fix']:
-            lines.append('%24sfix:   %s' % ('', check['fix']))
+            lines.append('%24sfix:   %s' % ('', printable(check['fix'])))
     if report['problems']:
         lines.append('uv will fail for you here: %d problem(s) above; fix the first one first (%.2f s)'
                      % (report['problems'], report['seconds']))
@@ -986,6 +988,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if os.geteuid() == 0:
+        # root is held to none of the permissions the doctor checks, and root never reads,
+        # probes or lists the members' trees on their behalf (docs/security.md)
+        sys.stderr.write("%s: run it as the member whose uv fails, e.g. `runuser -l alice -c 'uvfleet doctor'`: it "
+                         "checks what that user can do, and root is held to none of it\n" % PROG)
+        return 2
     path = args.config or nodeconfig.DEFAULT_PATH
     try:
         config, error = nodeconfig.load(path), None

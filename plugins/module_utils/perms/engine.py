@@ -218,6 +218,11 @@ def _root_component_check(norm):
     return check
 
 
+#: the same check for any directory root keeps state in (content record, quarantine):
+#: ``ancestor_check(norm)`` -> check(parent_path, parent_st, name, st) for walk.open_path
+ancestor_check = _root_component_check
+
+
 def open_root(path):
     """Refuse or open one root: (normalised path, fd, st).
 
@@ -229,6 +234,15 @@ def open_root(path):
     fd returned is the one that is walked: its (st_dev, st_ino) is what was checked.
     """
     norm = _normalise_root(path)
+    fd, st = open_checked(norm)
+    return norm, fd, st
+
+
+def open_checked(norm):
+    """Open the directory at the absolute, normalised path ``norm`` as ``open_root`` does, system directories
+    included: component by component with O_NOFOLLOW, each ancestor root's and closed to others.  (fd, st);
+    RefusedRoot when a component is a symlink or an ancestor can be changed by someone other than root.
+    """
     try:
         fd, st = W.open_path(norm, _root_component_check(norm))
     except OSError as exc:
@@ -240,7 +254,7 @@ def open_root(path):
                                   % (norm, link))
             raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
         raise RefusedRoot('cannot use %s: %s; pass an existing directory' % (norm, exc.strerror))
-    return norm, fd, st
+    return fd, st
 
 
 def _first_symlink(norm):

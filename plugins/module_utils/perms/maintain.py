@@ -13,7 +13,11 @@ One run:
    ``--prune ci``), which takes uv's cache lock exclusively and waits at most
    ``UV_LOCK_TIMEOUT`` seconds for running uv commands (a ``uv run`` or ``uvx``
    holds the lock for as long as it runs).  A lock timeout skips the prune for
-   this round: it is reported as ``skipped``, not as a failure;
+   this round: it is reported as ``skipped``, not as a failure.  uv removes by
+   path and follows a directory a member swaps for a symlink while it runs, so
+   the prune never runs as root: it runs as the worker account of the node's
+   configuration (``privsep.py``), which can remove in the cache what any member
+   can and nothing else;
 3. measures the cache (bytes and entries, after the prune);
 4. writes the node_exporter textfile (``metrics_file``; metrics.py) and prints
    one summary line (the journal's, under systemd).
@@ -40,8 +44,10 @@ from . import engine
 from . import parallel as P
 from . import metrics as M
 from . import nodeconfig
+from . import privsep
 from . import report as R
 from . import walk as W
+from .escape import printable
 
 HELP = 'the scheduled job (root): repair the shared directories, prune the cache, write metrics'
 PROG = 'uvfleet maintain'
@@ -55,7 +61,7 @@ PRUNE_RUN_LIMIT = 3600
 #: uv's message when UV_LOCK_TIMEOUT expires ("Timeout (30s) when waiting for lock on ...")
 _LOCK_TIMEOUT_TEXT = 'when waiting for lock'
 _REMOVED = re.compile(r'Removed (\d+) files?')
-_UV_ENV = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'HOME': '/root', 'NO_COLOR': '1', 'UV_NO_PROGRESS': '1'}
+_UV_ENV = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'HOME': '/nonexistent', 'NO_COLOR': '1', 'UV_NO_PROGRESS': '1'}
 
 
 def build_parser():
@@ -133,15 +139,17 @@ def prune(config, mode, lock_timeout):
     start = time.time()
     try:
         uv = _uv_binary(config)
-    except engine.PermsError as exc:
+        worker = privsep.worker(config.get('worker_user'), engine.resolve_group(config.get('group'))[0])
+    except (engine.PermsError, privsep.PrivsepError) as exc:
         out.update(outcome='failed', detail=str(exc))
         return out
+    out['user'] = worker.name
     argv = [uv, 'cache', 'prune', '--no-config', '--cache-dir', cache] + (['--ci'] if mode == 'ci' else [])
     env = dict(_UV_ENV, UV_LOCK_TIMEOUT=str(lock_timeout))
     try:
         # pylint: disable-next=ansible-bad-function  # the node command, not a module: no run_command
         proc = subprocess.Popen(argv, env=env, cwd='/', stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, preexec_fn=worker.demote())
     except OSError as exc:
         out.update(outcome='failed', detail='cannot run %s: %s' % (uv, exc.strerror), duration=time.time() - start)
         return out
@@ -333,9 +341,10 @@ def main(argv=None):
         except (OSError, M.MetricsError) as exc:
             result['errors'].append('writing %s: %s' % (metrics_file, getattr(exc, 'strerror', None) or exc))
             result['success'] = False
-    sys.stdout.write(summary(result) + '\n')
+    # names in the errors come from the shared directories, which members write (escape.py)
+    sys.stdout.write(printable(summary(result)) + '\n')
     for error in result['errors']:
-        sys.stderr.write('%s: %s\n' % (PROG, error))
+        sys.stderr.write('%s: %s\n' % (PROG, printable(error)))
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + '\n')
     return 0 if result['success'] else 1

