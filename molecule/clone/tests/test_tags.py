@@ -18,8 +18,7 @@ TOML = "/etc/uv/uv.toml"
 PHASE_TASKS = {
     "install": {"Look at the machine, the installed uv and uvx and the bin dir"},
     "group": {"Add the members to the shared group (their other groups are kept)", "Look up the accounts"},
-    "dirs": {"Create the shared directories", "Create missing parents of the shared directories (root, 0755)",
-             "Set the default ACLs and bring the shared directories (and existing content) under the group"},
+    "dirs": {"Set the default ACLs and bring the shared directories (and existing content) under the group"},
     # the look runs on every run of the phase; the writes only where something differs
     "config": {"Look at what this role writes on the node, the real binaries and the node command's library",
                "Write the system uv.toml (validated by uv before it replaces the previous one)",
