@@ -54,6 +54,7 @@ CA = '/etc/ssl/certs/ca-certificates.crt'
 NETWORK = 'uvfleet-bench'
 SHARED_VOLUME = 'uvfleet-bench-shared'
 
+
 def _role_default_uv_version():
     with open(os.path.join(REPO, 'roles', 'install', 'defaults', 'main.yml')) as handle:
         return re.search(r'^uv_install_version: "?([^"\s]+)"?', handle.read(), re.M).group(1)
@@ -231,6 +232,7 @@ def table(data):
              '(cores busy) | node CPU s (cores busy) | tasks per node (ok / skipped) | load before |',
              '|---|---|---|---|---|---|---|---|---|---|']
     order = {'ssh': 0, 'podman': 1, 'ssh + shared_fs': 2}
+
     def key(row):
         return (order.get(row['connection'], 9), row['nodes'], row['phase'] != 'first', row['forks'] == 5,
                 row['strategy'] != 'linear')
