@@ -1,6 +1,6 @@
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark of the content check (perms/content.py) against sha256sum, as ratios.
+"""Benchmark of the content check (uvfleet/content/check.py) against sha256sum, as ratios.
 
 On a cache of REAL wheels (installed with real uv from PyPI into a throwaway cache,
 reused with --keep), in ONE run, interleaved: ``sha256sum`` over the same regular
@@ -40,7 +40,7 @@ PACKAGES = ('plotly botocore sympy django scipy pandas numpy matplotlib babel an
 CHECK = '''
 import json, sys
 sys.path.insert(0, %r)
-from perms import content
+from uvfleet.content import check as content
 r = content.check_cache(sys.argv[1], workers=int(sys.argv[2]), pool=sys.argv[3])
 out = dict((k, r[k]) for k in ('files', 'files_verified', 'files_unverifiable', 'bytes_hashed', 'findings'))
 # VmHWM of this process's own memory (ru_maxrss would include the parent's at fork)

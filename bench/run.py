@@ -792,11 +792,14 @@ def engine_digest():
     """sha256 of the engine's sources, so a result names the code it measured."""
     import hashlib
     digest = hashlib.sha256()
-    lib = os.path.join(REPO, 'plugins', 'module_utils', 'perms')
-    for name in sorted(os.listdir(lib)) if os.path.isdir(lib) else ():
-        if name.endswith('.py'):
-            with open(os.path.join(lib, name), 'rb') as fh:
-                digest.update(name.encode() + b'\0' + fh.read())
+    lib = os.path.join(REPO, 'plugins', 'module_utils')
+    for top, dirs, files in os.walk(os.path.join(lib, 'uvfleet')):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith('.py'):
+                path = os.path.join(top, name)
+                with open(path, 'rb') as fh:
+                    digest.update(os.path.relpath(path, lib).encode() + b'\0' + fh.read())
     return digest.hexdigest()[:16]
 
 

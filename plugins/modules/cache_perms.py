@@ -361,7 +361,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.policy import (
     ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES,
 )
 
@@ -370,8 +370,8 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
 # even imported (Python 2 cannot compile it), and main() fails with a clear message.
 PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
-    from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, open_root, run
-    from ansible_collections.uvfleet.uv.plugins.module_utils.perms import reflink
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import PermsError, open_root, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
 
 
 def probe_reflinks(paths):
