@@ -25,9 +25,11 @@ is an error, because root's scheduled job takes its directories from it.
 
 from __future__ import absolute_import, division, print_function
 
+import errno
 import json
-import os
 import stat
+
+from .fs import fileio
 
 DEFAULT_PATH = '/etc/uvfleet/config.json'
 
@@ -40,23 +42,16 @@ def load(path=None):
     """The configuration as a dict ({} when the file does not exist)."""
     path = path or DEFAULT_PATH
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+        st, data = fileio.read_small(path)
+    except fileio.NotRegularFile:
+        raise ConfigError('%s is not a regular file' % path)
     except OSError as exc:
-        if exc.errno == 2:  # ENOENT
+        if exc.errno == errno.ENOENT:
             return {}
         raise ConfigError('cannot open %s: %s (a symlink is refused)' % (path, exc.strerror))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError('%s is not a regular file' % path)
-        if st.st_uid != 0 or st.st_mode & 0o022:
-            raise ConfigError('%s must belong to root and be writable by root only (owner uid %d, mode %04o); '
-                              'rerun the uvfleet.uv.shared role to restore it'
-                              % (path, st.st_uid, stat.S_IMODE(st.st_mode)))
-        with os.fdopen(os.dup(fd), 'rb') as handle:
-            data = handle.read(1 << 20)
-    finally:
-        os.close(fd)
+    if st.st_uid != 0 or st.st_mode & 0o022:
+        raise ConfigError('%s must belong to root and be writable by root only (owner uid %d, mode %04o); '
+                          'rerun the uvfleet.uv.shared role to restore it' % (path, st.st_uid, stat.S_IMODE(st.st_mode)))
     try:
         config = json.loads(data.decode('utf-8'))
     except ValueError as exc:

@@ -35,6 +35,7 @@ import sys
 import time
 
 from ..fs import acl
+from ..fs import fileio
 from .. import nodeconfig
 from ..metrics import promparse
 from ..fs import reflink
@@ -47,7 +48,6 @@ PROG = 'uvfleet doctor'
 OK, WARNING, PROBLEM = 'ok', 'warning', 'problem'
 WRAPPER_MARKER = '# uvfleet.uv.shared wrapper'
 DEFAULT_METRICS = '/var/lib/prometheus/node-exporter/uvfleet.prom'
-_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 ENOTSUPP = 524  # the kernel's internal "not supported", seen from flock on NFS homes (uv#18073)
 LOCK_BROKEN = set(e for e in (errno.ENOLCK, ENOTSUPP, getattr(errno, 'EOPNOTSUPP', None),
                               getattr(errno, 'ENOTSUP', None), errno.EINVAL, errno.EBADF, errno.EIO) if e)
@@ -225,7 +225,7 @@ class Doctor(object):
                      cause='uv started that way misses %s that the wrapper sets' % what, fix=fix,
                      path=found, wrapper=wrapper)
         if self.uv and self.uv_is_wrapper:
-            self.wrapper_text = read_head(self.uv, 1 << 16)
+            self.wrapper_text = read_head(os.path.realpath(self.uv), 1 << 16)
 
     def run_uv(self):
         """`uv cache dir`, `uv python dir`, `uv tool dir` with the user's uv, in parallel, with a timeout."""
@@ -417,14 +417,13 @@ class Doctor(object):
         fds = []       # cache fd, then the new directory's fd
         made = []      # (dir fd index, name, is a directory), removed last first
         try:
-            fds.append(os.open(cache, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC))
+            fds.append(os.open(cache, fileio.PATH_DIR_FLAGS))  # the member's own path to their cache
             os.mkdir(name, 0o777, dir_fd=fds[0])
             made.append((0, name, True))
-            fds.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC, dir_fd=fds[0]))
+            fds.append(os.open(name, fileio.DIR_FLAGS, dir_fd=fds[0]))
             dir_st = os.fstat(fds[1])
             # read and write: FICLONE needs a source open for reading
-            fd = os.open('file', os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o666,
-                         dir_fd=fds[1])
+            fd = os.open('file', fileio.NEW_RW_FLAGS, 0o666, dir_fd=fds[1])
             made.append((1, 'file', False))
             try:
                 os.write(fd, b'uvfleet doctor probe\n' * 200)
@@ -468,7 +467,7 @@ class Doctor(object):
             self.lock_broken(cache, broken)
             return
         try:
-            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, 'O_CLOEXEC', 0))
+            fd = os.open(path, fileio.LOCK_FLAGS)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 self.add('cache_lock', OK, 'no %s yet: uv creates it, and flock works on this file system' % path)
@@ -767,23 +766,17 @@ def uv_error(stderr, code):
 
 
 def read_head(path, size, missing=''):
+    """The first ``size`` bytes of the regular file path as text (``fileio.read_small``), else ``missing``."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, 'O_CLOEXEC', 0))
+        return fileio.read_small(path, size)[1].decode('utf-8', 'replace')
     except OSError:
         return missing
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return missing
-        return os.read(fd, size).decode('utf-8', 'replace')
-    except OSError:
-        return missing
-    finally:
-        os.close(fd)
 
 
 def is_wrapper(path):
     """True when path is a shared wrapper: its second line carries the role's marker."""
-    return WRAPPER_MARKER in '\n'.join(read_head(path, 512).splitlines()[:2])
+    # the member's PATH may reach the wrapper through a symlink: resolved as that member (never root)
+    return WRAPPER_MARKER in '\n'.join(read_head(os.path.realpath(path), 512).splitlines()[:2])
 
 
 def same_path(a, b):
@@ -881,7 +874,7 @@ def _lstat(path):
 
 def _read_one(path):
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, 'O_CLOEXEC', 0))
+        fd = os.open(path, fileio.FILE_FLAGS)
     except OSError as exc:
         return exc
     try:

@@ -25,7 +25,8 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import re
-import stat
+
+from ..fs import fileio
 
 SYSTEM_FILE = '/etc/uv/uv.toml'
 MAX_FILE_BYTES = 1 << 20
@@ -55,20 +56,16 @@ class Source(object):
 
 
 def _read(path):
-    """Text of a regular file (at most MAX_FILE_BYTES), or None."""
+    """Text of the regular file uv reads at path (at most MAX_FILE_BYTES), or None.
+
+    uv follows a symlink to its configuration (a uv.toml kept with one's dotfiles), so
+    the path is resolved first, as the member who runs the doctor (never root: the
+    command refuses root), and what it leads to is read with ``fileio.read_small``.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+        return fileio.read_small(os.path.realpath(path), MAX_FILE_BYTES)[1].decode('utf-8', 'replace')
     except OSError:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = os.read(fd, MAX_FILE_BYTES)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data.decode('utf-8', 'replace')
 
 
 def toml_string(text, key, table=None):

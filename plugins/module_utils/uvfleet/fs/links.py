@@ -31,6 +31,7 @@ import os
 import stat
 
 from . import mounts as M
+from .fileio import DIR_FLAGS
 
 INSIDE = 'inside'
 DANGLING = 'dangling'
@@ -39,8 +40,6 @@ UNRESOLVABLE = 'unresolvable'
 
 MAX_HOPS = 40
 MAX_LOOKUPS = 256
-_DIR_FLAGS = (os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
-              | getattr(os, 'O_NONBLOCK', 0))
 _GONE = frozenset(e for e in (errno.ENOENT, errno.ENOTDIR, getattr(errno, 'ESTALE', None)) if e is not None)
 _SHOW = 300
 
@@ -126,7 +125,7 @@ class _State(object):
             j -= 1
         fd = self.fds[j]
         for level in range(j + 1, k + 1):
-            fd = os.open(self.pos[self.base + level - 1], _DIR_FLAGS, dir_fd=fd)
+            fd = os.open(self.pos[self.base + level - 1], DIR_FLAGS, dir_fd=fd)
             self.owned.add(fd)
             self.fds[level] = fd
         return fd
@@ -204,7 +203,7 @@ class _State(object):
                 return INSIDE, ''
             if kind != 'dir':
                 return DANGLING, 'not a directory: %s' % _show(self.pos + [name])
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
             self.owned.add(fd)
             self.fds.append(fd)
             self.pos.append(name)

@@ -24,6 +24,8 @@ import errno
 import os
 import struct
 
+from .fileio import PATH_DIR_FLAGS
+
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_NO_AUTOMOUNT = 0x800
 AT_EMPTY_PATH = 0x1000
@@ -95,7 +97,7 @@ def _make():
     if loaded is None:
         return None
     statx = _Statx(loaded)
-    fd = os.open('/', os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0))
+    fd = os.open('/', PATH_DIR_FLAGS)
     try:
         probe_root = statx(fd, b'', AT_EMPTY_PATH)
     except OSError as exc:

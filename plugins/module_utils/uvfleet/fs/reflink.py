@@ -18,9 +18,10 @@ import binascii
 import fcntl
 import os
 
+from .fileio import NEW_FLAGS, NEW_RW_FLAGS
+
 #: ioctl FICLONE (linux/fs.h: _IOW(0x94, 9, int))
 FICLONE = 0x40049409
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NOCTTY', 0)
 
 
 def _new_name():
@@ -34,7 +35,7 @@ def clone_into(src_fd, name, dir_fd):
     not be created (nothing was made). A file made is left for the caller to remove.
     """
     try:
-        dst_fd = os.open(name, _NEW, 0o600, dir_fd=dir_fd)
+        dst_fd = os.open(name, NEW_FLAGS, 0o600, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -54,7 +55,7 @@ def supported(dir_fd):
     """
     src_name, dst_name = _new_name(), _new_name()
     made = [src_name]
-    src_fd = os.open(src_name, (_NEW & ~os.O_WRONLY) | os.O_RDWR, 0o600, dir_fd=dir_fd)
+    src_fd = os.open(src_name, NEW_RW_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         os.write(src_fd, b'uvfleet reflink probe\n' * 256)
         cloned = clone_into(src_fd, dst_name, dir_fd)

@@ -39,6 +39,9 @@ import stat
 
 from . import mounts as M
 from .acl import ACCESS as ACL_ACCESS
+from .fileio import DIR_FLAGS, PATH_DIR_FLAGS, vanished_error
+# content/check.py and content/quarantine.py take these from here (walk.FILE_FLAGS, ...)
+from .fileio import FILE_FLAGS, O_CLOEXEC  # noqa: F401 pylint: disable=unused-import
 
 DIR = 'dir'
 FILE = 'file'
@@ -54,16 +57,6 @@ TASKS = 'tasks'
 #: exclude_mode 'mark': (EXCLUDED, parent_fd, name, rel, st, (event, extra)) for FILE/LINK/SPECIAL/DIR
 EXCLUDED = 'excluded'
 
-O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
-O_NOCTTY = getattr(os, 'O_NOCTTY', 0)
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | O_CLOEXEC | getattr(os, 'O_NONBLOCK', 0)
-#: the working directory the ACL fast path goes back to (see Walker.ok_acl)
-HOME_FLAGS = os.O_RDONLY | os.O_DIRECTORY | O_CLOEXEC
-#: flags to open a regular file for fchown/fchmod/fsetxattr: never follows a
-#: symlink, never blocks (a fifo swapped in), never becomes a controlling tty.
-FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | O_NOCTTY | O_CLOEXEC
-
-_GONE = frozenset(e for e in (errno.ENOENT, getattr(errno, 'ESTALE', None)) if e is not None)
 _NOT_A_DIR = frozenset((errno.ELOOP, errno.ENOTDIR))
 S_ISDIR_ = stat.S_ISDIR
 
@@ -109,11 +102,6 @@ def open_path(path, check=None):
         os.close(fd)
         raise
     return fd, st
-
-
-def vanished_error(exc):
-    """True when an OSError means the entry is gone (deleted or stale)."""
-    return exc.errno in _GONE
 
 
 def compile_excludes(patterns):
@@ -357,7 +345,7 @@ class Walker(object):
                                     try:
                                         if cwd != fd:
                                             if home is None:
-                                                home = open_('.', HOME_FLAGS)
+                                                home = open_('.', PATH_DIR_FLAGS)
                                             fchdir(fd)
                                             cwd = fd
                                         raw = getxattr(name, ACL_ACCESS, follow_symlinks=False)

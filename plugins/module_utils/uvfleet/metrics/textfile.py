@@ -19,14 +19,14 @@ import math
 import os
 import re
 
+from ..fs import fileio
+
 PREFIX = 'uvfleet_'
 GAUGE = 'gauge'
 COUNTER = 'counter'
 
 _NAME = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*$')
 _LABEL = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
-_O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
-_MAX_READ = 1 << 20
 
 
 class MetricsError(ValueError):
@@ -100,63 +100,28 @@ def render(metrics):
 
 
 def write_textfile(path, text, mode=0o644):
-    """Write text to path atomically: a temporary file in the same directory, fsync, rename.
+    """Write text to path atomically: a temporary file in the same directory, fsync, rename (``fileio.replace``).
 
     The directory is opened once (no symlink followed for the last component)
     and everything happens relative to that fd; the temporary file is created
-    O_EXCL|O_NOFOLLOW, so nothing planted in the directory is written through.
+    O_EXCL|O_NOFOLLOW and does not end in ``.prom``, so nothing planted in the
+    directory is written through and no scrape reads half a file.
     """
-    directory, name = os.path.split(os.path.abspath(path))
-    if not name.endswith('.prom'):
+    if not os.path.basename(path).endswith('.prom'):
         raise MetricsError('%s: the textfile collector reads *.prom files only' % path)
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC)
-    try:
-        tmp = '.%s.%d.tmp' % (name[:-len('.prom')], os.getpid())
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)  # left by a killed run with our pid
-        except OSError:
-            pass
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, mode, dir_fd=dir_fd)
-        try:
-            try:
-                os.fchmod(fd, mode)  # whatever the umask
-                data = text.encode('utf-8')
-                while data:
-                    data = data[os.write(fd, data):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dir_fd)
-            except OSError:
-                pass
-            raise
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-    finally:
-        os.close(dir_fd)
+    fileio.replace(path, text.encode('utf-8'), mode)
 
 
 def read_value(path, name):
     """The value of the unlabelled sample ``name`` in an existing textfile, or None.
 
     Used to carry a value (the time of the last success) over from the previous
-    run; a missing, unreadable or odd file gives None, never an error.
+    run; a missing, unreadable or odd file (a symlink, a fifo) gives None, never an error.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC)
+        data = fileio.read_small(path)[1].decode('utf-8', 'replace')
     except OSError:
         return None
-    try:
-        data = os.read(fd, _MAX_READ).decode('utf-8', 'replace')
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     for line in data.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0] == name:

@@ -31,6 +31,7 @@ import stat
 import time
 
 from ..fs import acl as aclmod
+from ..fs import fileio
 from ..fs import links as L
 from ..fs import mounts as M
 from . import parallel as P
@@ -339,7 +340,7 @@ class _Run(object):
             return aclmod.read_raw(fd, aclmod.ACCESS)
         if _PROC_FD:
             return aclmod.read_raw('/proc/self/fd/%d/%s' % (parent_fd, name), aclmod.ACCESS, follow_symlinks=False)
-        tmp = os.open(name, W.FILE_FLAGS, dir_fd=parent_fd)
+        tmp = os.open(name, fileio.FILE_FLAGS, dir_fd=parent_fd)
         try:
             return aclmod.read_raw(tmp, aclmod.ACCESS)
         finally:
@@ -477,7 +478,7 @@ class _Run(object):
                 # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
                 access = self.read_file_acl_raw(parent_fd, name) if acl_read is None else acl_read[0]
         except OSError as exc:
-            if W.vanished_error(exc):
+            if fileio.vanished_error(exc):
                 self.simple(R.VANISHED, rel)
             elif exc.errno == errno.ELOOP or (not is_dir and aclmod.is_unsupported(exc)):
                 # a symlink swapped in for the file: no ACL xattrs on a symlink
@@ -594,9 +595,9 @@ class _Run(object):
         try:
             if fd is None:
                 try:
-                    own_fd = fd = os.open(name, W.FILE_FLAGS, dir_fd=parent_fd)
+                    own_fd = fd = os.open(name, fileio.FILE_FLAGS, dir_fd=parent_fd)
                 except OSError as exc:
-                    if W.vanished_error(exc):
+                    if fileio.vanished_error(exc):
                         return R.VANISHED, 'vanished before repair'
                     if exc.errno == errno.ELOOP:
                         return R.SWAPPED, 'replaced by a symlink between scan and repair'
@@ -629,7 +630,7 @@ class _Run(object):
             if target != st.st_mode & 0o7777:
                 os.fchmod(fd, target)
         except OSError as exc:
-            if W.vanished_error(exc):
+            if fileio.vanished_error(exc):
                 return R.VANISHED, 'vanished during repair'
             return R.ERROR, 'repair failed: %s' % (exc.strerror or exc)
         finally:
@@ -646,7 +647,7 @@ class _Run(object):
         try:
             target = os.readlink(name, dir_fd=parent_fd)
         except OSError as exc:
-            if W.vanished_error(exc) or exc.errno == errno.EINVAL:
+            if fileio.vanished_error(exc) or exc.errno == errno.EINVAL:
                 self.simple(R.VANISHED, rel)
             else:
                 self.simple(R.ERROR, rel, 'readlink: %s' % exc.strerror)
@@ -877,7 +878,7 @@ def probe_root(root, acl_option, fd=None, st=None):
     try:
         if fd is None:
             try:
-                own = fd = os.open(root, W.DIR_FLAGS)
+                own = fd = os.open(root, fileio.DIR_FLAGS)
                 st = os.fstat(fd)
             except OSError as exc:
                 raise RefusedRoot('cannot open %s: %s; pass an existing directory that is not a symlink' % (root, exc.strerror))

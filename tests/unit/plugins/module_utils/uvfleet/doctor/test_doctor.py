@@ -465,6 +465,20 @@ def test_the_installed_layout_runs_doctor_with_the_python_of_the_node(node):
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
+def test_the_wrapper_is_recognised_through_a_link_on_the_members_path(tmp_path):
+    """A member's ~/bin/uv links to the shared wrapper: it is the wrapper (read as that member, as exec reads it)."""
+    wrapper = tmp_path / 'uv'
+    wrapper.write_text('#!/bin/sh\n%s\nexec /usr/local/lib/uvfleet/bin/uv "$@"\n' % doctor.WRAPPER_MARKER)
+    own = tmp_path / 'home-bin'
+    own.mkdir()
+    os.symlink(str(wrapper), str(own / 'uv'))
+    assert doctor.is_wrapper(str(wrapper)) and doctor.is_wrapper(str(own / 'uv'))
+    other = tmp_path / 'other-uv'
+    other.write_text('#!/bin/sh\nexec true\n')
+    os.symlink(str(other), str(own / 'uv2'))
+    assert not doctor.is_wrapper(str(own / 'uv2'))
+
+
 def test_try_flock_on_real_files(tmp_path):
     path = str(tmp_path / 'f')
     with open(path, 'w') as handle:

@@ -111,3 +111,12 @@ def test_toml_string_reads_plain_strings_only_where_uv_would():
     assert uvsettings.toml_string(text, 'cache-dir', 'tool.uv') == 'literal'
     assert uvsettings.toml_string('link-mode = 3\n', 'link-mode') == '3'
     assert uvsettings.toml_string('x = "y"\n', 'cache-dir') is None
+
+
+def test_a_user_file_kept_elsewhere_and_linked_is_read_as_uv_reads_it(world):
+    """uv follows a symlinked uv.toml (dotfiles): the doctor names it too."""
+    kept = write(os.path.join(world['root'], 'dotfiles', 'uv.toml'), 'cache-dir = "/srv/dotfiles-cache"\n')
+    user = os.path.join(world['home'], '.config', 'uv', 'uv.toml')
+    os.makedirs(os.path.dirname(user))
+    os.symlink(kept, user)
+    agree(world, world['env'], 'user', user, '/srv/dotfiles-cache')
