@@ -370,12 +370,14 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.policy im
 # even imported (Python 2 cannot compile it), and main() fails with a clear message.
 PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
-    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import PermsError, open_root, run
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import open_root
 
 
 def probe_reflinks(paths):
-    """{root: reflinks work there}, each root opened and checked as the walk opens it (engine.open_root)."""
+    """{root: reflinks work there}, each root opened and checked as the walk opens it (roots.open_root)."""
     found = {}
     for path in paths:
         root, fd, _st = open_root(path)
@@ -419,11 +421,11 @@ def main():
     if not params['path']:
         module.fail_json(msg='path is empty: give the shared tree, e.g. /var/cache/uv')
     try:
-        result = run(params['path'], params['group'], repair=params['repair'], dry_run=module.check_mode,
-                     others=params['others'], group_access=params['group_access'], acl=params['acl'],
-                     exclude=params['exclude'], max_samples=params['max_samples'], jobs=params['jobs'],
-                     exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'],
-                     link_roots=params['link_roots'])
+        result = run(params['path'], params['group'], Options(
+            repair=params['repair'], dry_run=module.check_mode, others=params['others'],
+            group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
+            exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
+            max_samples=params['max_samples'], jobs=params['jobs']))
         if params['probe_reflink']:
             result['reflink_supported'] = probe_reflinks(params['path'])
     except PermsError as exc:

@@ -19,6 +19,7 @@ import json
 import sys
 
 from ..perms import engine
+from ..perms.errors import PermsError
 from ..escape import printable
 from ..perms.policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
 
@@ -99,13 +100,11 @@ def main(argv=None, prog='uvfleet audit'):
         sys.stderr.write('%s: --max-samples must be >= 0\n' % prog)
         return 2
     try:
-        result = engine.run(args.paths, args.group, repair=args.repair or args.check, dry_run=args.check,
-                            others=args.others, group_access=args.group_access, acl=args.acl,
-                            exclude=args.exclude, max_samples=args.max_samples,
-                            check_file_acls=args.check_file_acls, jobs=args.jobs, acl_allow=args.acl_allow,
-                            exclude_locks=args.exclude_locks, link_roots=args.link_roots,
-                            read_paths=args.read_paths)
-    except engine.PermsError as exc:
+        result = engine.run(args.paths, args.group, engine.Options(
+            repair=args.repair or args.check, dry_run=args.check, others=args.others, group_access=args.group_access,
+            acl=args.acl, exclude=args.exclude, exclude_locks=args.exclude_locks, acl_allow=args.acl_allow,
+            link_roots=args.link_roots, read_paths=args.read_paths, max_samples=args.max_samples, jobs=args.jobs))
+    except PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, printable(exc)))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
         return 2

@@ -45,7 +45,9 @@ from ..perms import parallel as P
 from ..metrics import textfile as M
 from .. import nodeconfig
 from .. import privsep
-from ..perms import report as R
+from ..perms.errors import PermsError
+from ..perms.groups import resolve_group
+from ..perms.kinds import ERROR
 from ..fs import walk as W
 from ..escape import printable
 
@@ -89,9 +91,9 @@ def _uv_binary(config):
         try:
             st = os.stat(candidate)
         except OSError as exc:
-            raise engine.PermsError('cannot use %s: %s; install uv with uvfleet.uv.install' % (candidate, exc.strerror))
+            raise PermsError('cannot use %s: %s; install uv with uvfleet.uv.install' % (candidate, exc.strerror))
         if st.st_uid != 0 or st.st_mode & 0o022:
-            raise engine.PermsError('refusing to run %s as root: %s is not owned and writable by root only '
+            raise PermsError('refusing to run %s as root: %s is not owned and writable by root only '
                                     '(uid %d, mode %04o)' % (path, candidate, st.st_uid, stat.S_IMODE(st.st_mode)))
     return real
 
@@ -106,21 +108,20 @@ def repair_dir(path, config, jobs):
     # the managed tool dir's), links between the managed dirs normal
     read_only = path in (config.get('read_only_dirs') or ())
     try:
-        result = engine.run([path], config.get('group'), repair=True, others='none',
-                            group_access='read' if read_only else 'write',
-                            acl=config.get('acl') or 'auto', exclude=() if read_only else (config.get('exclude') or ()),
-                            exclude_locks=config.get('exclude_locks') or (),
-                            link_roots=config.get('managed_dirs') or (), max_samples=5, max_diff=0, jobs=jobs)
-    except engine.PermsError as exc:
+        result = engine.run([path], config.get('group'), engine.Options(
+            repair=True, others='none', group_access='read' if read_only else 'write', acl=config.get('acl') or 'auto',
+            exclude=() if read_only else (config.get('exclude') or ()), exclude_locks=config.get('exclude_locks') or (),
+            link_roots=config.get('managed_dirs') or (), max_samples=5, max_diff=0, jobs=jobs))
+    except PermsError as exc:
         out['error'] = str(exc)
         out['duration'] = time.time() - start
         return out
     out.update(scanned=result['scanned'], repaired=result['entries_changed'], findings=result['findings'],
                skipped_unsafe=result['skipped_unsafe'], remaining=dict(result['remaining']))
-    failed = out['remaining'].get(R.ERROR, 0)
+    failed = out['remaining'].get(ERROR, 0)
     out['ok'] = not failed
     if failed:
-        samples = [s['path'] + ': ' + s['current'] for s in result['samples'] if s['kind'] == R.ERROR]
+        samples = [s['path'] + ': ' + s['current'] for s in result['samples'] if s['kind'] == ERROR]
         out['error'] = '%d entries could not be read or repaired, e.g. %s' % (failed, '; '.join(samples[:3]))
     out['duration'] = time.time() - start
     return out
@@ -139,8 +140,8 @@ def prune(config, mode, lock_timeout):
     start = time.time()
     try:
         uv = _uv_binary(config)
-        worker = privsep.worker(config.get('worker_user'), engine.resolve_group(config.get('group'))[0])
-    except (engine.PermsError, privsep.PrivsepError) as exc:
+        worker = privsep.worker(config.get('worker_user'), resolve_group(config.get('group'))[0])
+    except (PermsError, privsep.PrivsepError) as exc:
         out.update(outcome='failed', detail=str(exc))
         return out
     out['user'] = worker.name

@@ -32,7 +32,7 @@ import sys
 import time
 import traceback
 
-from . import report as R
+from .report import Report
 
 #: chunks of tasks per process (dynamic balance), upper bound of processes
 CHUNKS_PER_JOB = 16
@@ -281,7 +281,7 @@ def worker(runner, walker, tasks, chunk_r, result_w, other_fds):
             os.dup2(null, 1)
             os.close(null)
             sys.stdout = open(os.devnull, 'w')
-            runner.report = R.Report(max_samples=runner.report.max_samples, max_diff=runner.report.max_diff)
+            runner.report = Report(max_samples=runner.report.max_samples, max_diff=runner.report.max_diff)
             walker.scanned = walker.excluded = 0
             walker.kept_fds = []
             take_chunks(runner, walker, tasks, chunk_r)

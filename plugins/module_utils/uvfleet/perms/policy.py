@@ -29,7 +29,7 @@ from __future__ import absolute_import, division, print_function
 import stat
 
 from ..fs import acl as aclmod
-from .report import (
+from .kinds import (
     ACL_GROUP, ACL_MASK, DEFAULT_ACL_MISSING, DEFAULT_ACL_WRONG, DIR_NOT_SETGID, DIR_STICKY,
     GROUP_PERMS, OTHERS_PERMS, SETUID_SETGID, WORLD_WRITABLE,
 )

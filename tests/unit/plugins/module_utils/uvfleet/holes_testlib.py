@@ -30,7 +30,7 @@ WORKER_SUBTREES = 5
 def run(root, jobs, **kwargs):
     kwargs.setdefault('is_member', MEMBERS)
     kwargs.setdefault('max_samples', 1000)
-    return engine.run(root, GID, jobs=jobs, **kwargs)
+    return engine.run(root, GID, engine.Options(jobs=jobs, **kwargs))
 
 
 def places(base):
@@ -52,7 +52,7 @@ def findings_of_a_child_run(base, jobs, **kwargs):
     """engine.run in a child process with a timeout: a run that hangs (an automount triggered) fails the test."""
     code = ('import json, sys; sys.path[:0] = %r; from perms_testlib import MEMBER_UID;'
             'from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine;'
-            'print(json.dumps(engine.run(%r, %d, jobs=%d, is_member={MEMBER_UID}, **%r)["findings"]))'
+            'print(json.dumps(engine.run(%r, %d, engine.Options(jobs=%d, is_member={MEMBER_UID}, **%r))["findings"]))'
             % (sys.path, base, GID, jobs, kwargs))
     proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, timeout=60, check=True)
     return json.loads(proc.stdout.decode())

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The engine's command line: options, JSON report, exit codes (bin/uvfleet: test_perms_command.py)."""
+"""The engine's command line: options, JSON report, exit codes (bin/uvfleet: test_main.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -55,3 +55,14 @@ def test_usage_and_refusals(base, capsys):
     assert code == 2 and report['failed'] is True and 'system directory' in report['msg']
     code, report = call(capsys, '-g', 'no-such-group-uvfleet', base)
     assert code == 2 and 'does not exist' in report['msg']
+
+
+def test_check_file_acls_is_still_accepted_and_changes_nothing(base, capsys):
+    """--check-file-acls of 1.0.0: every file's access ACL is read anyway; scripts that pass it keep working."""
+    good_tree(base)
+    make_file(os.path.join(base, 'f'), mode=0o600)
+    _code, plain = call(capsys, '-g', str(GID), base)
+    code, report = call(capsys, '-g', str(GID), '--check-file-acls', base)
+    for result in (plain, report):
+        result.pop('duration')
+    assert code == 0 and report == plain and report['findings'] == {'group_perms': 1}

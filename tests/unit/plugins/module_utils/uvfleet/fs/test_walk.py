@@ -70,7 +70,7 @@ def test_too_deep(base):
     got = events(base, max_depth=3)
     assert (W.TOO_DEEP, 'l0/l1/l2') in got
     assert not any(rel.startswith('l0/l1/l2/') for _e, rel in got)
-    result = engine.run(base, GID, repair=False, max_depth=3)
+    result = engine.run(base, GID, engine.Options(repair=False, max_depth=3))
     assert result['findings']['too_deep'] == 1
     assert result['remaining']['too_deep'] == 1
 

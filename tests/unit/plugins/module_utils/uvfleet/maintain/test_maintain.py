@@ -287,9 +287,9 @@ def test_the_repair_walks_with_the_automatic_jobs_unless_told(node, capsys, monk
     seen = []
     real_run = engine.run
 
-    def recording_run(*args, **kwargs):
-        seen.append(kwargs.get('jobs'))
-        return real_run(*args, **kwargs)
+    def recording_run(paths, group, options):
+        seen.append(options.jobs)
+        return real_run(paths, group, options)
 
     monkeypatch.setattr(engine, 'run', recording_run)
     assert maintain_main(capsys, '--prune', 'off')[0] == 0

@@ -17,6 +17,7 @@ import os
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import entries
 
 from perms_testlib import GID, MEMBER_UID, STRANGER_UID, good_tree, make_dir, make_file, mode_of, setfacl
 
@@ -27,7 +28,7 @@ MANY = 300
 def run(root, jobs, **kwargs):
     kwargs.setdefault('is_member', {MEMBER_UID})
     kwargs.setdefault('max_samples', 1000)
-    return engine.run(root, GID, jobs=jobs, **kwargs)
+    return engine.run(root, GID, engine.Options(jobs=jobs, **kwargs))
 
 
 def crowd(base):
@@ -44,13 +45,13 @@ def crowd(base):
 
 def entries_seen_by_the_engine(monkeypatch):
     seen = []
-    real = engine._Run.entry
+    real = entries.Entries.entry
 
     def counting(self, parent_fd, name, *args, **kwargs):
         seen.append(name)
         return real(self, parent_fd, name, *args, **kwargs)
 
-    monkeypatch.setattr(engine._Run, 'entry', counting)
+    monkeypatch.setattr(entries.Entries, 'entry', counting)
     return seen
 
 

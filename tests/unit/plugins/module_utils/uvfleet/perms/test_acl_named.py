@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import errors
 
 from holes_testlib import JOBS, run, places, forked, samples_of
 from perms_testlib import GID, MEMBER_UID, OTHER_GID, STRANGER_UID, can_open_as, getfacl, make_dir, make_file, mode_of, setfacl, snapshot
@@ -85,8 +85,8 @@ def test_acl_allow_lists_principals(base, forks, jobs):
     allow = ['user:%d' % STRANGER_UID, 'group:%d' % OTHER_GID]
     result = run(base, jobs, repair=False, acl_allow=allow)
     assert 'acl_named' not in result['findings']
-    with pytest.raises(engine.PermsError) as err:
+    with pytest.raises(errors.PermsError) as err:
         run(base, jobs, acl_allow=['user:no-such-user-uvfleet'])
     assert 'no such user' in str(err.value)
-    with pytest.raises(engine.PermsError):
+    with pytest.raises(errors.PermsError):
         run(base, jobs, acl_allow=['someone'])

@@ -35,10 +35,10 @@ def test_symlink_to_root_file_outside(base, outside, forks, jobs):
         os.symlink(outside, os.path.join(d, 'outdir'))
         os.symlink('../../../../' + os.path.basename(outside) + '/sub', os.path.join(d, 'pkg', 'rel'))
     before = snapshot(outside)
-    result = engine.run(base, GID, jobs=jobs)
+    result = engine.run(base, GID, engine.Options(jobs=jobs))
     assert result['findings'] == {'symlink_outside': 12}
     assert snapshot(outside) == before
-    audit = engine.run(base, GID, repair=False, jobs=jobs)
+    audit = engine.run(base, GID, engine.Options(repair=False, jobs=jobs))
     assert audit['remaining'] == {'symlink_outside': 12}
     assert snapshot(outside) == before
     assert forks[0] == (2 if jobs > 1 else 0)
@@ -76,7 +76,7 @@ def test_fifo_never_opened(base):
     before = snapshot(fifo)
     results = []
     for kwargs in ({'repair': False}, {'repair': True}):
-        worker = threading.Thread(target=lambda kw=kwargs: results.append(engine.run(base, GID, **kw)))
+        worker = threading.Thread(target=lambda kw=kwargs: results.append(engine.run(base, GID, engine.Options(**kw))))
         worker.daemon = True
         worker.start()
         worker.join(20)
@@ -139,7 +139,7 @@ def test_directory_and_file_swapped_during_repair(base, outside, forks, jobs, pa
     totals = {}
     try:
         for _attempt in range(RACE_ATTEMPTS if jobs == 1 else RACE_ATTEMPTS_PARALLEL):
-            result = engine.run(base, GID, jobs=jobs)
+            result = engine.run(base, GID, engine.Options(jobs=jobs))
             for table in ('fixed', 'skipped_unsafe', 'findings'):
                 for kind, n in result[table].items():
                     key = table + ':' + kind

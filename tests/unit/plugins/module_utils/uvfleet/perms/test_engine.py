@@ -13,7 +13,10 @@ import subprocess
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
-from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import report as R
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import repair
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import groups
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import errors
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.kinds import FIXABLE, KINDS
 
 from perms_testlib import (
     GID, MEMBER_UID, OTHER_GID, STRANGER_UID, account_change, getfacl, good_tree, make_dir, make_file, mode_of, ramfs, setfacl,
@@ -25,13 +28,13 @@ MEMBERS = {MEMBER_UID}
 
 def run(root, **kwargs):
     kwargs.setdefault('is_member', MEMBERS)
-    return engine.run(root, GID, **kwargs)
+    return engine.run(root, GID, engine.Options(**kwargs))
 
 
 def test_good_tree_is_clean(base):
     good_tree(base)
     before = snapshot(base)
-    for kwargs in ({'repair': False}, {'repair': True, 'dry_run': True}, {'repair': True}, {'check_file_acls': True}):
+    for kwargs in ({'repair': False}, {'repair': True, 'dry_run': True}, {'repair': True}):
         result = run(base, **kwargs)
         assert result['findings'] == {}, kwargs
         assert result['changed'] is False
@@ -97,7 +100,7 @@ def test_every_finding_then_repair(base):
     before = snapshot(base)
 
     audit = run(base, repair=False, max_samples=100)
-    assert audit['findings'] == dict((k, counts[k]) for k, _c in R.KINDS if k in counts)
+    assert audit['findings'] == dict((k, counts[k]) for k, _c in KINDS if k in counts)
     assert by_path(audit) == dict((os.path.join(base, k), v) for k, v in expect.items())
     assert audit['changed'] is False and audit['mode'] == 'audit'
     assert audit['entries_with_findings'] == len(expect)
@@ -107,8 +110,8 @@ def test_every_finding_then_repair(base):
 
     check = run(base, repair=True, dry_run=True, max_samples=100)
     assert check['changed'] is True and check['mode'] == 'check'
-    fixable = dict((k, v) for k, v in counts.items() if k in R.FIXABLE)
-    assert check['would_fix'] == dict((k, fixable[k]) for k, _c in R.KINDS if k in fixable)
+    fixable = dict((k, v) for k, v in counts.items() if k in FIXABLE)
+    assert check['would_fix'] == dict((k, fixable[k]) for k, _c in KINDS if k in fixable)
     assert check['fixed'] == {}
     assert check['diff']['before'] and check['diff']['after']
     assert snapshot(base) == before
@@ -118,7 +121,7 @@ def test_every_finding_then_repair(base):
     assert rep['fixed'] == check['would_fix']
     assert rep['remaining'] == {'symlink_outside': 1, 'special_file': 1}
     assert rep['failed_count'] == 2
-    assert all(s['status'] == 'fixed' for s in rep['samples'] if s['kind'] in R.FIXABLE)
+    assert all(s['status'] == 'fixed' for s in rep['samples'] if s['kind'] in FIXABLE)
 
     j = os.path.join
     assert os.stat(j(base, 'archive-v0', 'abc', 'g0')).st_gid == GID
@@ -168,7 +171,7 @@ def test_acl_group_on_files_found_without_check_file_acls(base):
     f = make_file(os.path.join(base, 'f'))
     setfacl('-m', 'g::r--,g:%d:rw-,m::rw-' % GID, f)
     assert run(base, repair=False)['findings'] == {'acl_group': 1}
-    result = run(base, check_file_acls=True)
+    result = run(base)
     assert result['fixed'] == {'acl_group': 1}
     assert 'group::rw-' in getfacl(f)
 
@@ -279,8 +282,8 @@ def test_multiple_paths(base):
 @pytest.mark.parametrize('path', ['/', '/etc', '/usr', '/var', '/var/lib', '/home', '/opt', '/tmp', '/tmp/',
                                   '/proc/self', '//etc', '/usr/../etc'])
 def test_refuses_system_dirs(path):
-    with pytest.raises(engine.RefusedRoot) as err:
-        engine.run(path, GID, repair=False)
+    with pytest.raises(errors.RefusedRoot) as err:
+        engine.run(path, GID, engine.Options(repair=False))
     assert 'system directory' in str(err.value)
     assert '/var/cache/uv' in str(err.value)
 
@@ -289,20 +292,20 @@ def test_refuses_symlink_root_and_missing(base):
     good_tree(base)
     link = os.path.join(base, 'link')
     os.symlink(os.path.join(base, 'archive-v0'), link)
-    with pytest.raises(engine.RefusedRoot) as err:
+    with pytest.raises(errors.RefusedRoot) as err:
         engine.run(link, GID)
     assert 'symlink' in str(err.value) and 'real directory' in str(err.value)
-    with pytest.raises(engine.RefusedRoot):
+    with pytest.raises(errors.RefusedRoot):
         engine.run(os.path.join(base, 'nope'), GID)
-    with pytest.raises(engine.RefusedRoot):
+    with pytest.raises(errors.RefusedRoot):
         engine.run(os.path.join(base, 'archive-v0', 'abc', 'mod.py'), GID)
     os.symlink('/etc', os.path.join(base, 'etc'))
-    with pytest.raises(engine.RefusedRoot) as err:
+    with pytest.raises(errors.RefusedRoot) as err:
         engine.run(os.path.join(base, 'etc') + '/', GID)
 
 
 def test_unknown_group(base):
-    with pytest.raises(engine.UnknownGroup) as err:
+    with pytest.raises(errors.UnknownGroup) as err:
         engine.run(base, 'no-such-group-uvfleet')
     assert 'numeric GID' in str(err.value)
 
@@ -311,7 +314,7 @@ def test_refusal_happens_before_any_change(base):
     good_tree(base)
     make_file(os.path.join(base, 'f'), mode=0o600)
     before = snapshot(base)
-    with pytest.raises(engine.RefusedRoot):
+    with pytest.raises(errors.RefusedRoot):
         engine.run([base, '/etc'], GID)
     assert snapshot(base) == before
 
@@ -324,7 +327,7 @@ def test_acl_less_file_system(base):
         os.chmod(mnt, 0o755)
         make_file(os.path.join(mnt, 'f'), mode=0o600)
         os.mkdir(os.path.join(mnt, 'd'))
-        with pytest.raises(engine.AclUnsupported) as err:
+        with pytest.raises(errors.AclUnsupported) as err:
             run(mnt, acl='required')
         assert 'acl=auto' in str(err.value)
         assert mode_of(os.path.join(mnt, 'f')) == 0o600     # refused before any change
@@ -403,21 +406,21 @@ def test_real_group_membership(base, real_group):
     assert result['group'] == gid
     assert result['skipped_unsafe'] == {'hardlink_foreign': 2}
     assert mode_of(mine) == 0o660 and mode_of(theirs) == 0o600
-    assert engine.Membership(gid)(member_uid) is True
-    assert engine.Membership(gid)(0) is False
-    assert engine.Membership(gid)(STRANGER_UID) is False
+    assert groups.Membership(gid)(member_uid) is True
+    assert groups.Membership(gid)(0) is False
+    assert groups.Membership(gid)(STRANGER_UID) is False
 
 
 # -- vanished / swapped entries between scan and repair (deterministic, through the fix seam) --------
 
 
 def _race_fix(monkeypatch, action):
-    orig = engine._Run.fix
+    orig = repair.Fixer.fix
 
     def fix(self, parent_fd, name, *args, **kwargs):
         action(parent_fd, name)
         return orig(self, parent_fd, name, *args, **kwargs)
-    monkeypatch.setattr(engine._Run, 'fix', fix)
+    monkeypatch.setattr(repair.Fixer, 'fix', fix)
 
 
 def test_vanished_before_repair(base, monkeypatch):
@@ -460,3 +463,12 @@ def test_file_swapped_for_other_file_before_repair(base, monkeypatch):
     result = run(base)
     assert result['skipped_unsafe'] == {'swapped': 1}
     assert mode_of(os.path.join(base, 'f')) == 0o600
+
+
+def test_options_are_one_object_and_an_unknown_one_is_refused():
+    options = engine.Options(repair=True, dry_run=True, read_paths='/opt/uv/python')
+    assert options.mode == 'check' and options.read_paths == ['/opt/uv/python'] and options.jobs == 'auto'
+    assert engine.Options(repair=False).mode == 'audit' and engine.Options().mode == 'repair'
+    with pytest.raises(TypeError) as err:
+        engine.Options(check_file_acls=True)  # 1.0.0 stored it and never read it: gone
+    assert 'check_file_acls' in str(err.value)

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import audit_cmd as cli
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import errors
 
 from holes_testlib import JOBS, MEMBERS
 from perms_testlib import OTHER_GID, good_tree, make_file, snapshot, temp_group
@@ -26,8 +27,8 @@ def test_a_group_that_does_not_resolve_is_refused_before_anything_changes(base, 
     good_tree(base)
     make_file(os.path.join(base, 'f'), mode=0o600, gid=0)
     before = snapshot(base)
-    with pytest.raises(engine.UnknownGroup) as err:
-        engine.run(base, group, jobs=jobs)
+    with pytest.raises(errors.UnknownGroup) as err:
+        engine.run(base, group, engine.Options(jobs=jobs))
     assert 'group' in str(err.value).lower() or 'GID' in str(err.value)
     assert snapshot(base) == before
 
@@ -45,9 +46,9 @@ def test_a_group_whose_name_is_a_number(base, forks, jobs):
     good_tree(base)
     f = make_file(os.path.join(base, 'f'), gid=0)
     with temp_group('98765', 4346):
-        result = engine.run(base, '98765', jobs=jobs, is_member=MEMBERS)  # no GID 98765: the name wins
+        result = engine.run(base, '98765', engine.Options(jobs=jobs, is_member=MEMBERS))  # no GID 98765: the name wins
         assert result['group'] == 4346 and os.stat(f).st_gid == 4346
     with temp_group(str(OTHER_GID), 4347):  # the name of GID 4347 and the GID of another group
-        with pytest.raises(engine.UnknownGroup) as err:
-            engine.run(base, str(OTHER_GID), jobs=jobs)
+        with pytest.raises(errors.UnknownGroup) as err:
+            engine.run(base, str(OTHER_GID), engine.Options(jobs=jobs))
         assert 'ambiguous' in str(err.value)

@@ -14,7 +14,9 @@ import time
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
-from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import report as R
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import parallel
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import errors
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.report import Report
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import walk as W
 
 from perms_testlib import (
@@ -100,7 +102,7 @@ def run(root, **kwargs):
     kwargs.setdefault('is_member', MEMBERS)
     kwargs.setdefault('max_depth', MAX_DEPTH)
     kwargs.setdefault('exclude', ['*/excluded'])
-    return engine.run(root, GID, **kwargs)
+    return engine.run(root, GID, engine.Options(**kwargs))
 
 
 def tree_state(root):
@@ -155,12 +157,12 @@ def test_every_kind_is_found_by_the_workers(twins, forks, monkeypatch):
     """The tree really has each kind inside the subtrees the workers walk, with the expected counts."""
     root = twins[1]
     merged = []
-    real_merge = R.Report.merge
+    real_merge = Report.merge
 
     def merge(self, state):
         merged.append(state)
         return real_merge(self, state)
-    monkeypatch.setattr(R.Report, 'merge', merge)
+    monkeypatch.setattr(Report, 'merge', merge)
     result = run(root, repair=False, jobs=2, max_samples=10000)
     n = 2 * SUBTREES
     findings = result['findings']
@@ -204,7 +206,7 @@ def test_walker_split_and_tasks_cover_the_tree(base):
     plain = W.Walker(base)
     everything = sorted((e[0], e[3]) for e in plain)
     walker = W.Walker(base)
-    walker.split = engine._Splitter()
+    walker.split = parallel.Splitter()
     got = [(e[0], e[3]) for e in walker]
     assert len(walker.tasks) == 5 and len(walker.kept_fds) == 1  # archive-v0/{abc,x0..x3}
     for task in walker.tasks:
@@ -232,7 +234,7 @@ def tree_for_workers(base):
     good_tree(base)
     for i in range(6):
         make_dir(os.path.join(base, 'archive-v0', 'x%d' % i))
-    return os.getpid(), engine._Run.walk_tasks
+    return os.getpid(), engine.Runner.walk_tasks
 
 
 def test_worker_failure_is_an_error(base, monkeypatch):
@@ -243,8 +245,8 @@ def test_worker_failure_is_an_error(base, monkeypatch):
             raise RuntimeError('boom in the worker')
         time.sleep(0.1)  # leave chunks to the worker
         return real(self, walker, tasks, first, last)
-    monkeypatch.setattr(engine._Run, 'walk_tasks', walk_tasks)
-    with pytest.raises(engine.PermsError, match='boom in the worker'):
+    monkeypatch.setattr(engine.Runner, 'walk_tasks', walk_tasks)
+    with pytest.raises(errors.PermsError, match='boom in the worker'):
         run(base, jobs=2)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
@@ -261,7 +263,7 @@ def test_workers_never_write_to_stdout(base, monkeypatch, capfd):
         else:
             time.sleep(0.1)  # leave chunks to the worker
         return real(self, walker, tasks, first, last)
-    monkeypatch.setattr(engine._Run, 'walk_tasks', walk_tasks)
+    monkeypatch.setattr(engine.Runner, 'walk_tasks', walk_tasks)
     sys.stdout.write('buffered before the fork ')  # must appear once, not once per process
     run(base, jobs=2)
     out = capfd.readouterr().out
@@ -296,9 +298,9 @@ def test_resolve_jobs():
     assert cpus >= 1
     assert engine.resolve_jobs(None) == engine.resolve_jobs('auto') == cpus
     assert engine.resolve_jobs(1) == 1 and engine.resolve_jobs('3') == 3
-    assert engine.resolve_jobs(10 ** 6) == engine._MAX_JOBS
+    assert engine.resolve_jobs(10 ** 6) == parallel.MAX_JOBS
     for bad in (-1, 'many'):
-        with pytest.raises(engine.PermsError):
+        with pytest.raises(errors.PermsError):
             engine.resolve_jobs(bad)
 
 
@@ -319,13 +321,13 @@ def test_orphaned_worker_stops(base, monkeypatch):
     good_tree(base)
     for i in range(6):
         make_file(os.path.join(make_dir(os.path.join(base, 'archive-v0', 'x%d' % i)), 'f'), mode=0o600)
-    real = engine._Run.walk_tasks
+    real = engine.Runner.walk_tasks
 
     def walk_tasks(self, walker, tasks, first, last):
         if self.parent_pid is None:
             time.sleep(0.1)  # leave chunks to the worker
         return real(self, walker, tasks, first, last)
-    monkeypatch.setattr(engine._Run, 'walk_tasks', walk_tasks)
+    monkeypatch.setattr(engine.Runner, 'walk_tasks', walk_tasks)
     monkeypatch.setattr(os, 'getppid', lambda: 1)  # as seen by the worker after its parent died
-    with pytest.raises(engine.PermsError, match='wait status %d' % (75 << 8)):
+    with pytest.raises(errors.PermsError, match='wait status %d' % (75 << 8)):
         run(base, jobs=2)

@@ -26,7 +26,7 @@ def tree(base):
 
 
 def run(base, **kw):
-    result = engine.run(base, str(GID), is_member={4242}, **kw)
+    result = engine.run(base, str(GID), engine.Options(is_member={4242}, **kw))
     result.pop('duration')
     result.pop('diff')
     return result

@@ -31,7 +31,7 @@ CHILD = r'''
 import json, resource, sys
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
 jobs = sys.argv[2] if sys.argv[2] == 'auto' else int(sys.argv[2])
-result = engine.run(sys.argv[1], sys.argv[3], repair=False, is_member=set(), jobs=jobs, max_samples=0)
+result = engine.run(sys.argv[1], sys.argv[3], engine.Options(repair=False, is_member=set(), jobs=jobs, max_samples=0))
 print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'scanned': result['scanned']}))
 '''
 

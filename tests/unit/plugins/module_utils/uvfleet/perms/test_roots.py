@@ -10,6 +10,8 @@ import os
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import roots
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import errors
 
 from holes_testlib import JOBS, MEMBERS
 from perms_testlib import GID, STRANGER_UID, good_tree, make_dir, make_file, mode_of, snapshot
@@ -22,8 +24,8 @@ def test_a_symlink_in_an_ancestor_of_the_root_is_refused(base, outside, jobs):
     os.makedirs(os.path.join(outside, 'elsewhere', 'pkg'))
     os.symlink(os.path.join(outside, 'elsewhere'), os.path.join(a, 'abc'))
     before = snapshot(outside)
-    with pytest.raises(engine.RefusedRoot) as err:
-        engine.run(os.path.join(a, 'abc', 'pkg'), GID, jobs=jobs)
+    with pytest.raises(errors.RefusedRoot) as err:
+        engine.run(os.path.join(a, 'abc', 'pkg'), GID, engine.Options(jobs=jobs))
     assert 'symlink' in str(err.value)
     assert snapshot(outside) == before
 
@@ -31,8 +33,8 @@ def test_a_symlink_in_an_ancestor_of_the_root_is_refused(base, outside, jobs):
 @JOBS
 def test_a_root_whose_ancestors_members_can_change_is_refused(base, jobs):
     good_tree(base)  # base: 2770, group-writable
-    with pytest.raises(engine.RefusedRoot) as err:
-        engine.run(os.path.join(base, 'archive-v0', 'abc'), GID, jobs=jobs)
+    with pytest.raises(errors.RefusedRoot) as err:
+        engine.run(os.path.join(base, 'archive-v0', 'abc'), GID, engine.Options(jobs=jobs))
     assert 'ancestor' in str(err.value) and 'root' in str(err.value)
     sticky = os.path.join(base, 'sticky')
     os.mkdir(sticky, 0o1777)
@@ -42,8 +44,8 @@ def test_a_root_whose_ancestors_members_can_change_is_refused(base, jobs):
     os.chown(mine, STRANGER_UID, 0)
     os.mkdir(os.path.join(mine, 'cache'))
     for root in (mine, os.path.join(mine, 'cache')):
-        with pytest.raises(engine.RefusedRoot) as err:
-            engine.run(root, GID, jobs=jobs)
+        with pytest.raises(errors.RefusedRoot) as err:
+            engine.run(root, GID, engine.Options(jobs=jobs))
         assert 'sticky' in str(err.value)
 
 
@@ -51,8 +53,8 @@ def test_a_root_whose_ancestors_members_can_change_is_refused(base, jobs):
                                   '/boot/grub', '/var/lib/dpkg/info', '/lib/x86_64-linux-gnu', '/root/.ssh',
                                   '/run/lock', '/sys/kernel', '/dev/shm', '/proc/self/fd', '/sbin/x', '/var/log/apt'])
 def test_system_trees_are_refused_with_what_is_allowed(path):
-    with pytest.raises(engine.RefusedRoot) as err:
-        engine.run(path, GID, repair=False)
+    with pytest.raises(errors.RefusedRoot) as err:
+        engine.run(path, GID, engine.Options(repair=False))
     assert 'system directory' in str(err.value) and '/var/cache/uv' in str(err.value)
 
 
@@ -63,7 +65,7 @@ def test_the_root_that_was_checked_is_the_one_walked(base, outside, jobs):
     tree = make_dir(os.path.join(base, 'tree'))
     os.chmod(base, 0o755)
     make_file(os.path.join(tree, 'f'), mode=0o600)
-    real_open_root = engine.open_root
+    real_open_root = roots.open_root
 
     def open_then_swap(path):
         opened = real_open_root(path)
@@ -71,11 +73,11 @@ def test_the_root_that_was_checked_is_the_one_walked(base, outside, jobs):
         os.symlink(outside, tree)
         return opened
     before = snapshot(outside)
-    engine.open_root = open_then_swap
+    roots.open_root = open_then_swap
     try:
-        result = engine.run(tree, GID, jobs=jobs, is_member=MEMBERS)
+        result = engine.run(tree, GID, engine.Options(jobs=jobs, is_member=MEMBERS))
     finally:
-        engine.open_root = real_open_root
+        roots.open_root = real_open_root
     assert result['fixed'] == {'group_perms': 1}
     assert mode_of(os.path.join(tree + '.old', 'f')) == 0o660
     assert snapshot(outside) == before

@@ -23,7 +23,7 @@ MEMBERS = {MEMBER_UID}
 def run(root, **kwargs):
     kwargs.setdefault('is_member', MEMBERS)
     kwargs.setdefault('max_samples', 100)
-    return engine.run(root, GID, **kwargs)
+    return engine.run(root, GID, engine.Options(**kwargs))
 
 
 def flagged(result, kind='others_perms'):
