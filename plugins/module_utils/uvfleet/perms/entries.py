@@ -41,9 +41,11 @@ class Entries(object):
         #: repair (False: audit), act (False: audit, or check mode: say what a repair would do)
         self.repair, self.act = options.repair, options.repair and not options.dry_run
         self.judge, self.fixer = Judge(policy), Fixer(policy, is_member)
-        #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL, closed single-link file) -> verdict
+        #: (is_dir, st_mode, group ok, raw access ACL, raw default ACL, closed single-link file, directory of a
+        #: root with ACLs) -> verdict: one run may walk roots with and without ACLs (a directory of the second
+        #: needs no default ACL), and roots others can or cannot search
         self.verdicts = {}
-        #: (st_mode, raw access ACL, raw default ACL) of directories found compliant (st_gid == gid)
+        #: (st_mode, raw access ACL, raw default ACL, root with ACLs) of directories found compliant (st_gid == gid)
         self.ok_dirs = set()
         #: the root being walked (start_root), whether its entries have ACLs, and its link resolver
         self.root, self.use_acl, self.resolver = '', False, None
@@ -94,7 +96,7 @@ class Entries(object):
             return
         ok_key = None
         if is_dir and st.st_gid == self.gid:
-            ok_key = (st.st_mode, raw[0], raw[1])
+            ok_key = (st.st_mode, raw[0], raw[1], self.use_acl)
             if ok_key in self.ok_dirs:
                 if excluded:
                     self.report.excluded += 1
@@ -149,10 +151,10 @@ class Entries(object):
         """(verdict, decoded (access, default) or None) of this state, made once; (None, None): bad ACL (recorded).
 
         A file's verdict on others' x depends on its link count and the root
-        (``policy.others_x_grants_nothing``), a directory's on the root's ACL support.
+        (``policy.others_x_grants_nothing``), a directory's on its root's ACL support.
         """
         key = (is_dir, st.st_mode, st.st_gid == self.gid, raw[0], raw[1],
-               not is_dir and st.st_nlink == 1 and self.root_closed)
+               not is_dir and st.st_nlink == 1 and self.root_closed, is_dir and self.use_acl)
         verdict = self.verdicts.get(key)
         if verdict is not None:
             return verdict, None

@@ -322,6 +322,30 @@ def test_refusal_happens_before_any_change(base):
 # -- file systems -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize('acl_first', [True, False])
+def test_one_run_over_roots_with_and_without_acls_judges_each_by_its_own(base, acl_first):
+    """The same directory state is compliant on a file system without ACLs and lacks its default ACL on one with.
+
+    A run over both (the node command's managed dirs on two file systems) remembered the
+    verdict of the first root for the second: a phantom default_acl_missing, and repair
+    errors, on the ACL-less one; or a missing default ACL left unreported on the other.
+    """
+    with ramfs(os.path.join(base, 'ram')) as ram:
+        trees = []
+        for root in (make_dir(os.path.join(base, 'acl'), default_acl=False), ram):
+            os.chown(root, 0, GID)
+            os.chmod(root, 0o2770)
+            trees.append((root, make_dir(os.path.join(root, 'd'), default_acl=False)))
+        roots = [t[0] for t in trees] if acl_first else [t[0] for t in reversed(trees)]
+        audit = run(roots, repair=False, jobs=1)
+        assert audit['acl_supported'] == {trees[0][0]: True, ram: False}
+        assert audit['findings'] == {'default_acl_missing': 2}
+        assert sorted(s['path'] for s in audit['samples']) == sorted(trees[0])
+        result = run(roots, jobs=1)
+        assert result['fixed'] == {'default_acl_missing': 2} and result['remaining'] == {}
+        assert run(roots, jobs=1)['findings'] == {}
+
+
 def test_acl_less_file_system(base):
     with ramfs(os.path.join(base, 'ram')) as mnt:
         os.chmod(mnt, 0o755)
