@@ -79,62 +79,74 @@ class Entries(object):
     # -- a regular file or a directory ------------------------------------------------
 
     def entry(self, parent_fd, name, rel, st, fd, is_dir, excluded=False, acl_read=None):
-        """Check (and repair) a regular file or a directory: read state, verdict, record, apply.
+        """Check (and repair) a regular file or a directory: read its state, get the verdict, ``found``.
 
         ``excluded``: the entry matched an exclusion (or lies below an excluded
         directory): it is left alone unless it is dangerous (``verdict.dangerous``).
         ``acl_read``: ``(raw access ACL,)`` of a regular file as the walk read it
-        (``Walker.ok_acl``); None: read it here.
+        (``Walker.ok_acl``); None: read it here.  The common case of each step is inline
+        (every entry of a tree comes through here), the rare one a method of its own.
         """
-        if not is_dir and not self.use_acl and st.st_gid == self.gid and not self.policy.file_mode(st.st_mode)[1]:
+        use_acl = self.use_acl
+        if not is_dir and not use_acl and st.st_gid == self.gid and not self.policy.file_mode(st.st_mode)[1]:
             self.ok_modes.add(st.st_mode)  # the walk counts the next files of this mode itself
             if excluded:
                 self.report.excluded += 1
             return
-        raw = self.read_state(parent_fd, name, rel, st, fd, is_dir, acl_read)
-        if raw is None:
-            return
+        # the state: mode, group and the raw ACLs, read once and decoded only for a new state or a sample
+        raw_access = raw_default = None
+        if use_acl:
+            if acl_read is not None:
+                raw_access = acl_read[0]
+            else:
+                try:
+                    if is_dir:
+                        raw_access, raw_default = aclmod.read_raw(fd, aclmod.ACCESS), aclmod.read_raw(fd, aclmod.DEFAULT)
+                    else:
+                        # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
+                        raw_access = self.read_file_acl_raw(parent_fd, name)
+                except OSError as exc:
+                    self.unreadable(rel, is_dir, exc)
+                    return
         ok_key = None
         if is_dir and st.st_gid == self.gid:
-            ok_key = (st.st_mode, raw[0], raw[1], self.use_acl)
+            ok_key = (st.st_mode, raw_access, raw_default, use_acl)
             if ok_key in self.ok_dirs:
                 if excluded:
                     self.report.excluded += 1
                 return
-        verdict, acls = self.verdict(st, is_dir, raw, rel)
+        # the verdict, made once per state: a file's on others' x depends on its link count and the root
+        # (policy.others_x_grants_nothing), a directory's on its root's ACL support
+        key = (is_dir, st.st_mode, st.st_gid == self.gid, raw_access, raw_default,
+               not is_dir and st.st_nlink == 1 and self.root_closed, is_dir and use_acl)
+        verdict = self.verdicts.get(key)
+        acls = None
         if verdict is None:
-            return
+            verdict, acls = self.judge_state(key, st, is_dir, raw_access, raw_default, rel)
+            if verdict is None:
+                return
         kinds = verdict[0]
         if not kinds and st.st_gid == self.gid:
             if is_dir:
                 if ok_key is not None and len(self.ok_dirs) < MAX_STATES:
                     self.ok_dirs.add(ok_key)
             elif self.ok_acl is not None and len(self.ok_acl) < MAX_STATES:
-                self.ok_acl.add((st.st_mode, raw[0], st.st_nlink == 1))
+                self.ok_acl.add((st.st_mode, raw_access, st.st_nlink == 1))
         if not kinds or (excluded and not dangerous(kinds, is_dir)):
             if excluded:
                 self.report.excluded += 1
             return
-        self.found(parent_fd, name, rel, st, fd, is_dir, verdict, raw, acls)
+        self.found(parent_fd, name, rel, st, fd, is_dir, verdict, raw_access, raw_default, acls)
 
-    def read_state(self, parent_fd, name, rel, st, fd, is_dir, acl_read):
-        """(raw access ACL, raw default ACL) of the entry, (None, None) without ACLs; None: unreadable (recorded)."""
-        if not self.use_acl:
-            return None, None
-        try:
-            if is_dir:
-                return aclmod.read_raw(fd, aclmod.ACCESS), aclmod.read_raw(fd, aclmod.DEFAULT)
-            # every file's access ACL: a named entry for an outsider shows nowhere in st_mode
-            return (self.read_file_acl_raw(parent_fd, name) if acl_read is None else acl_read[0]), None
-        except OSError as exc:
-            if fileio.vanished_error(exc):
-                self.simple(VANISHED, rel)
-            elif exc.errno == errno.ELOOP or (not is_dir and aclmod.is_unsupported(exc)):
-                # a symlink swapped in for the file: no ACL xattrs on a symlink
-                self.simple(SWAPPED, rel, 'became a symlink during the walk', 'left alone')
-            else:
-                self.simple(ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
-            return None
+    def unreadable(self, rel, is_dir, exc):
+        """Record an entry whose ACLs could not be read: gone, a symlink swapped in, or an error."""
+        if fileio.vanished_error(exc):
+            self.simple(VANISHED, rel)
+        elif exc.errno == errno.ELOOP or (not is_dir and aclmod.is_unsupported(exc)):
+            # a symlink swapped in for the file: no ACL xattrs on a symlink
+            self.simple(SWAPPED, rel, 'became a symlink during the walk', 'left alone')
+        else:
+            self.simple(ERROR, rel, 'reading ACL: %s' % exc.strerror, '')
 
     @staticmethod
     def read_file_acl_raw(parent_fd, name):
@@ -147,19 +159,10 @@ class Entries(object):
         finally:
             os.close(tmp)
 
-    def verdict(self, st, is_dir, raw, rel):
-        """(verdict, decoded (access, default) or None) of this state, made once; (None, None): bad ACL (recorded).
-
-        A file's verdict on others' x depends on its link count and the root
-        (``policy.others_x_grants_nothing``), a directory's on its root's ACL support.
-        """
-        key = (is_dir, st.st_mode, st.st_gid == self.gid, raw[0], raw[1],
-               not is_dir and st.st_nlink == 1 and self.root_closed, is_dir and self.use_acl)
-        verdict = self.verdicts.get(key)
-        if verdict is not None:
-            return verdict, None
+    def judge_state(self, key, st, is_dir, raw_access, raw_default, rel):
+        """The verdict on a new state (remembered under key) and its decoded ACLs; (None, None): a bad ACL (recorded)."""
         try:
-            acls = decode(raw[0], raw[1])
+            acls = decode(raw_access, raw_default)
         except aclmod.AclError as exc:
             self.simple(ERROR, rel, 'unreadable ACL: %s' % exc, '')
             return None, None
@@ -168,11 +171,13 @@ class Entries(object):
             self.verdicts[key] = verdict
         return verdict, acls
 
-    def found(self, parent_fd, name, rel, st, fd, is_dir, verdict, raw, acls):
-        """An entry with findings: count them, keep a sample while there is room, then repair (``apply``).
+    def found(self, parent_fd, name, rel, st, fd, is_dir, verdict, raw_access, raw_default, acls):
+        """An entry with findings: record them (counted, sampled while there is room), then apply the repair.
 
         A finding that is counted and not sampled costs dict updates: its path and texts
-        are built only for a sample or a diff line.
+        are built only for a sample or a diff line (``acls``: the decoded ACLs, or None).
+        A hardlinked file of someone outside the group is never changed; in check mode
+        the repair is only described.
         """
         rep = self.report
         rep.entries_with_findings += 1
@@ -180,39 +185,22 @@ class Entries(object):
         sampled = rep.wants_any_sample(kinds)
         want_diff = self.repair and len(rep.diff_before) < rep.max_diff
         if (sampled or want_diff) and acls is None:
-            acls = decode(raw[0], raw[1])  # decoded fine before: same bytes
+            acls = decode(raw_access, raw_default)  # decoded fine before: same bytes
         path = None
         if sampled:
-            path = self.path(rel)
-            for kind in kinds:
-                if rep.wants_sample(kind):
-                    current, expected = self.judge.describe(kind, st, is_dir, verdict, acls[0], acls[1])
-                    rep.finding(kind, path, current, expected)
-                else:
-                    rep.finding(kind, path)
+            path = self.sample(rel, st, is_dir, verdict, acls)
         elif not self.repair and (is_dir or st.st_nlink == 1):
             # an audit's finding that is neither sampled nor a hardlink: found and remaining, one tally
             rep.count_kinds(FOUND_REMAINING, kinds)
             return
         else:
             rep.count_kinds(FOUND, kinds)
-        self.apply(parent_fd, name, rel, st, fd, is_dir, verdict, acls, path, want_diff)
-
-    def apply(self, parent_fd, name, rel, st, fd, is_dir, verdict, acls, path, want_diff):
-        """Repair (or, in check mode, say what a repair would do) and record the outcome.
-
-        ``path``: the sample's path (None when not sampled); ``acls``: decoded (access,
-        default), needed for a diff line.  A hardlinked file of someone outside the
-        group is never changed.
-        """
-        rep = self.report
-        kinds = verdict[0]
-        unsafe = detail = None
+        # apply
+        unsafe = detail = before = None
         if not is_dir and st.st_nlink > 1 and not self.is_member(st.st_uid):
             unsafe = HARDLINK_FOREIGN
             detail = 'nlink %d, owner uid %d is not a member of group %d' % (st.st_nlink, st.st_uid, self.gid)
-        before = None
-        if unsafe is None and self.act:
+        elif self.act:
             if want_diff:
                 before = self.judge.state_text(st.st_mode, st.st_gid, acls[1], is_dir, self.use_acl)
             unsafe, detail = self.fixer.fix(parent_fd, name, st, fd, is_dir, verdict)
@@ -236,11 +224,22 @@ class Entries(object):
                 rep.set_status(kind, path, status)
         rep.entries_changed += 1
         if want_diff:
-            after_default = verdict[3] or acls[1]
             rep.diff(path or self.path(rel), before,
-                     self.judge.state_text(verdict[1], self.gid, after_default, is_dir, self.use_acl))
+                     self.judge.state_text(verdict[1], self.gid, verdict[3] or acls[1], is_dir, self.use_acl))
         else:
             rep.diff_omitted += 1
+
+    def sample(self, rel, st, is_dir, verdict, acls):
+        """Keep the findings of an entry as samples (their texts) while there is room; return its path."""
+        rep = self.report
+        path = self.path(rel)
+        for kind in verdict[0]:
+            if rep.wants_sample(kind):
+                current, expected = self.judge.describe(kind, st, is_dir, verdict, acls[0], acls[1])
+                rep.finding(kind, path, current, expected)
+            else:
+                rep.finding(kind, path)
+        return path
 
     def left_alone(self, rel, kinds, path, unsafe, detail):
         """Record an entry the repair left alone: vanished, swapped, a foreign hardlink, or a failed change."""

@@ -59,7 +59,18 @@ class Fixer(object):
                     # changed since the scan (uv running): repair what is there now
                     target = self.policy.file_mode(fst.st_mode)[0]
                 st = fst
-            self.write_acls(fd, is_dir, target, access_expected, default_expected)
+            if access_expected is not None:
+                # the ACL as it is now, without the named entries the policy refuses, the group's rights raised
+                current = aclmod.read(fd, aclmod.ACCESS)
+                if current is not None:
+                    expected = self.policy.without_foreign(current)
+                    raised = self.policy.access_acl(expected, is_dir, target)[1]
+                    if raised is not None:
+                        expected = raised
+                    if expected != current:
+                        aclmod.write(fd, aclmod.ACCESS, expected)
+            if default_expected is not None:
+                aclmod.write(fd, aclmod.DEFAULT, default_expected)
             if st.st_gid != self.gid:
                 os.fchown(fd, -1, self.gid)
             if target != st.st_mode & 0o7777:
@@ -72,18 +83,3 @@ class Fixer(object):
             if own_fd is not None:
                 os.close(own_fd)
         return None, ''
-
-    def write_acls(self, fd, is_dir, target, access_expected, default_expected):
-        """The access ACL as read now, without the named entries the policy refuses and with the
-        group's rights raised; then the default ACL expected.  OSError propagates."""
-        if access_expected is not None:
-            current = aclmod.read(fd, aclmod.ACCESS)
-            if current is not None:
-                expected = self.policy.without_foreign(current)
-                raised = self.policy.access_acl(expected, is_dir, target)[1]
-                if raised is not None:
-                    expected = raised
-                if expected != current:
-                    aclmod.write(fd, aclmod.ACCESS, expected)
-        if default_expected is not None:
-            aclmod.write(fd, aclmod.DEFAULT, default_expected)
