@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import os
+import stat
 import struct
 
 from .fileio import PATH_DIR_FLAGS
@@ -174,3 +175,52 @@ def mount_points_below(path, mountinfo='/proc/self/mountinfo'):
     except (IOError, OSError):
         return frozenset()
     return frozenset(found)
+
+
+class Fence(object):
+    """The walk's boundary: is a subdirectory another file system or another mount?  Answered without entering it.
+
+    ``note(fd, path)`` takes the root's mount: its statx mount ID, or, without statx,
+    the mount points below it from the mount table (``mount_rels``).  ``why_other``
+    then answers for each subdirectory before it is opened, with one statx per
+    directory (an automount point is never triggered).
+    """
+
+    __slots__ = ('root_mnt', 'mount_rels', 'probe')
+
+    def __init__(self):
+        self.root_mnt = None
+        self.mount_rels = frozenset()
+        self.probe = None
+
+    def note(self, fd, path):
+        """Remember the mount of the root open as fd (its statx mount ID, else the mount points below path)."""
+        info = probe(fd, '')
+        if info is not None:
+            self.root_mnt = info.mnt_id
+            self.probe = probe
+        else:
+            self.probe = None
+            self.mount_rels = mount_points_below(path)
+
+    def why_other(self, fd, name, rel, dev):
+        """Why the subdirectory ``name`` of fd is another file system or mount (None: it is not), not entering it.
+
+        ``rel``: its path relative to the root; ``dev``: the root's st_dev.  Returns
+        (reason or None, the statx Probe or None); OSError propagates.
+        """
+        probe_at = self.probe
+        if probe_at is None:
+            if rel in self.mount_rels:
+                return 'mount point (from the mount table)', None
+            return None, None
+        info = probe_at(fd, name)
+        if not stat.S_ISDIR(info.mode):
+            return None, info
+        if info.automount:
+            return 'automount point (not triggered)', info
+        if info.dev != dev:
+            return 'mount point (st_dev %d)' % info.dev, info
+        if info.mount_root or (self.root_mnt is not None and info.mnt_id != self.root_mnt):
+            return 'mount point (mount ID %s, bind mount or a second view of the file system)' % info.mnt_id, info
+        return None, info

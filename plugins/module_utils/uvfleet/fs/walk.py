@@ -37,7 +37,7 @@ import os
 import re
 import stat
 
-from . import mounts as M
+from . import mounts
 from .acl import ACCESS as ACL_ACCESS
 from .fileio import DIR_FLAGS, PATH_DIR_FLAGS, vanished_error
 # content/check.py and content/quarantine.py take these from here (walk.FILE_FLAGS, ...)
@@ -58,7 +58,6 @@ TASKS = 'tasks'
 EXCLUDED = 'excluded'
 
 _NOT_A_DIR = frozenset((errno.ELOOP, errno.ENOTDIR))
-S_ISDIR_ = stat.S_ISDIR
 
 DEFAULT_MAX_DEPTH = 256
 
@@ -143,17 +142,20 @@ class Walker(object):
     Counters: ``scanned`` (entries stat'ed, the root included), ``excluded``
     (both up to date once the iteration has ended or been closed).
 
-    Parallel walk: when ``split`` is set (a callable ``(depth, fanout) -> bool``,
-    depth of a subdirectory and number of subdirectories of its parent), a
-    subdirectory for which it returns True is not entered: ``(parent_fd, name,
-    rel, depth)`` is appended to ``tasks`` instead, and the parent's fd, opened
-    and verified like any other, stays open in ``kept_fds`` (``close_kept``
-    closes them); with ``task_limit`` set, a ``TASKS`` event is yielded whenever that
-    many tasks are pending, and the caller walks and clears them (bounded memory).
-    ``split`` gets a third argument: the entries seen so far.
-    ``walk_task(*task)`` then walks such a subtree, entering it
-    with the same O_DIRECTORY|O_NOFOLLOW open relative to that fd (a forked
-    worker inherits the fd; nothing is reopened by path).
+    Parallel walk: when ``split`` is set (a callable ``(depth, fanout, seen) -> bool``:
+    depth of a subdirectory, number of subdirectories of its parent, entries seen so
+    far), a subdirectory for which it returns True is not entered: ``(parent_fd, name,
+    rel, depth, excluded)`` is appended to ``tasks`` instead, and the parent's fd, opened
+    and verified like any other, stays open in ``kept_fds`` (``close_kept`` closes
+    them); with ``task_limit`` set, a ``TASKS`` event is yielded whenever that many
+    tasks are pending, and the caller walks and clears them (bounded memory).
+    ``walk_task(*task)`` then walks such a subtree, entering it with the same
+    O_DIRECTORY|O_NOFOLLOW open relative to that fd (a forked worker inherits the fd;
+    nothing is reopened by path).
+
+    Three steps: ``_loop`` goes down and up the tree (an explicit stack, one frame per
+    open directory), ``_list`` lists one directory (one stat per entry, the fast paths
+    below), ``_enter`` opens a subdirectory on the root's mount (``mounts.Fence``).
     """
 
     def __init__(self, root, exclude=None, max_depth=DEFAULT_MAX_DEPTH):
@@ -169,10 +171,8 @@ class Walker(object):
         #: 'skip' (drop excluded entries, do not enter excluded directories) or
         #: 'mark' (yield them as EXCLUDED events and walk below excluded directories)
         self.exclude_mode = 'skip'
-        #: mount ID of the root (statx) and, without statx, the mount points below it
-        self.root_mnt = None
-        self.mount_rels = frozenset()
-        self.probe = None
+        #: the root's mount, and whether a subdirectory is on it (open_root notes it)
+        self.fence = mounts.Fence()
         #: fast path: regular files whose st_gid is ok_gid and whose full
         #: st_mode is in ok_modes are counted but not yielded (the caller
         #: fills ok_modes with modes it has found compliant).
@@ -185,7 +185,7 @@ class Walker(object):
         #: name from the directory being listed, made the working directory with fchdir
         #: (once per directory listed, restored when the walk ends): the kernel resolves
         #: one component and never follows a final symlink.  So the consumer of the
-        #: events must not change the working directory (nothing in perms/ does; a
+        #: events must not change the working directory (nothing in this library does; a
         #: nested walk of tasks starts its own listing).
         self.ok_acl = None
         self.split = None
@@ -207,22 +207,12 @@ class Walker(object):
         else:
             fd, st = open_path(os.path.normpath(os.path.abspath(self.root)))
         try:
-            self.note_mount(fd)
+            self.fence.note(fd, os.path.normpath(os.path.abspath(self.root)))
         except BaseException:
             os.close(fd)
             raise
         self.root_stat = st
         return fd, st
-
-    def note_mount(self, fd):
-        """Remember the root's mount (its statx mount ID, else the mount points below it)."""
-        info = M.probe(fd, '')
-        if info is not None:
-            self.root_mnt = info.mnt_id
-            self.probe = M.probe
-        else:
-            self.probe = None
-            self.mount_rels = M.mount_points_below(os.path.normpath(os.path.abspath(self.root)))
 
     def __iter__(self):
         """Open the root now (errors raise here), walk lazily."""
@@ -236,9 +226,6 @@ class Walker(object):
         except BaseException:
             os.close(root_fd)
             raise
-        # frame: [fd, prefix, subdirs (None until listed), fd state, number of subdirs,
-        #         directory excluded (mark mode), names of its excluded subdirectories or None]
-        # fd state: 0 not ours (never closed), 1 ours, 2 ours and kept open for tasks
         yield from self._loop([[root_fd, '', None, 1, 0, False, None]], root_st.st_dev, 0, self.split)
 
     def walk_task(self, parent_fd, name, rel, depth, excluded=False):
@@ -255,204 +242,67 @@ class Walker(object):
             except OSError:
                 pass
 
-    def _other_mount(self, fd, name, rel, dev):
-        """Why the subdirectory ``name`` is another file system or mount (None: it is not), without entering it.
-
-        Returns (reason or None, probe or None); OSError propagates.
-        """
-        probe = self.probe
-        if probe is None:
-            if rel in self.mount_rels:
-                return 'mount point (from the mount table)', None
-            return None, None
-        info = probe(fd, name)
-        if not S_ISDIR_(info.mode):
-            return None, info
-        if info.automount:
-            return 'automount point (not triggered)', info
-        if info.dev != dev:
-            return 'mount point (st_dev %d)' % info.dev, info
-        if info.mount_root or (self.root_mnt is not None and info.mnt_id != self.root_mnt):
-            return 'mount point (mount ID %s, bind mount or a second view of the file system)' % info.mnt_id, info
-        return None, info
-
     def _loop(self, stack, dev, base_depth, split):
-        exclude = self.exclude
-        mark = self.exclude_mode == 'mark'
+        """Walk down and up from the frames on ``stack``; yields the events of everything below them.
+
+        A frame: [fd, prefix, names of its subdirectories (None until listed), fd state,
+        number of subdirectories, directory excluded (mark mode), names of its excluded
+        subdirectories or None].  fd state: 0 not ours (never closed), 1 ours, 2 ours and
+        kept open for tasks.  ``cwd``, shared with ``_list``: [the working directory to go
+        back to once this walk has changed it (an fd, or None), the ACL fast path still on].
+        """
         max_depth = self.max_depth - base_depth
-        scanned = 0
-        excluded = 0
-        ok_gid = self.ok_gid
-        ok_modes = self.ok_modes
-        S_ISREG = stat.S_ISREG
-        S_ISLNK = stat.S_ISLNK
-        S_ISDIR = stat.S_ISDIR
-        open_ = os.open
-        fstat = os.fstat
-        scandir = os.scandir
-        other_mount = self._other_mount
         tasks = self.tasks
         task_limit = self.task_limit
-        ok_acl = self.ok_acl
-        getxattr = os.getxattr
-        fchdir = os.fchdir
-        home = None  # the working directory to go back to, once this walk has changed it
+        scanned = 0
+        cwd = [None, self.ok_acl is not None]
         try:
             while stack:
                 frame = stack[-1]
+                if frame[2] is None:
+                    yield from self._list(frame, cwd)
+                    frame[4] = len(frame[2])
+                    frame[2].reverse()  # popped from the end: in the order listed
                 subdirs = frame[2]
-                if subdirs is None:
-                    fd = frame[0]
-                    prefix = frame[1]
-                    inherited = frame[5]
-                    subdirs = frame[2] = []
-                    append = subdirs.append
-                    try:
-                        scan = scandir(fd)
-                    except OSError as exc:
-                        scan = None
-                        yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
-                    if scan is not None:
-                        cwd = -1  # fd made the working directory (-1: not yet in this listing)
-                        with scan:
-                            for entry in scan:
-                                excl = inherited or (exclude is not None and exclude(prefix + entry.name))
-                                if excl and not mark:
-                                    excluded += 1
-                                    continue
-                                try:
-                                    if entry.is_dir(follow_symlinks=False):
-                                        append(entry.name)
-                                        if excl:
-                                            if frame[6] is None:
-                                                frame[6] = set()
-                                            frame[6].add(entry.name)
-                                        continue
-                                    st = entry.stat(follow_symlinks=False)
-                                except OSError as exc:
-                                    scanned += 1
-                                    yield ((VANISHED if vanished_error(exc) else ERROR), fd, entry.name,
-                                           prefix + entry.name, None, exc)
-                                    continue
-                                scanned += 1
-                                mode = st.st_mode
-                                if mode in ok_modes and st.st_gid == ok_gid and not excl:
-                                    continue
-                                name = entry.name
-                                acl = None
-                                if ok_acl is not None and not excl and S_ISREG(mode):
-                                    raw = False
-                                    try:
-                                        if cwd != fd:
-                                            if home is None:
-                                                home = open_('.', PATH_DIR_FLAGS)
-                                            fchdir(fd)
-                                            cwd = fd
-                                        raw = getxattr(name, ACL_ACCESS, follow_symlinks=False)
-                                    except OSError as exc:
-                                        if exc.errno == errno.ENODATA:
-                                            raw = None
-                                        elif home is None:  # no working directory to come back to: no fast path
-                                            ok_acl = None
-                                    if raw is not False:
-                                        if st.st_gid == ok_gid and (mode, raw, st.st_nlink == 1) in ok_acl:
-                                            continue
-                                        acl = (raw,)
-                                if S_ISREG(mode):
-                                    event = FILE
-                                elif S_ISLNK(mode):
-                                    event = LINK
-                                elif S_ISDIR(mode):
-                                    # became a directory between readdir and stat
-                                    scanned -= 1
-                                    append(name)
-                                    if excl:
-                                        if frame[6] is None:
-                                            frame[6] = set()
-                                        frame[6].add(name)
-                                    continue
-                                else:
-                                    event = SPECIAL
-                                if excl:
-                                    yield (EXCLUDED, fd, name, prefix + name, st, (event, None))
-                                else:
-                                    yield (event, fd, name, prefix + name, st, acl)
-                    frame[4] = len(subdirs)
-                    subdirs.reverse()
-                if subdirs:
-                    fd = frame[0]
-                    name = subdirs.pop()
-                    rel = frame[1] + name
-                    depth = len(stack)
-                    child_excl = frame[5] or (frame[6] is not None and name in frame[6])
-                    if split is not None and split(depth + base_depth, frame[4], self.scanned + scanned):
-                        tasks.append((fd, name, rel, depth + base_depth, child_excl))
-                        if frame[3] == 1:
-                            frame[3] = 2
-                        if task_limit is not None and len(tasks) >= task_limit:
-                            # the caller walks them now (their parents' fds are open) and empties the list
-                            self.scanned += scanned
-                            scanned = 0
-                            yield (TASKS, fd, '', rel, None, None)
-                        continue
-                    scanned += 1
-                    if depth >= max_depth:
-                        yield (TOO_DEEP, fd, name, rel, None, None)
-                        continue
-                    try:
-                        reason, info = other_mount(fd, name, rel, dev)
-                    except OSError as exc:
-                        yield ((VANISHED if vanished_error(exc) else ERROR), fd, name, rel, None, exc)
-                        continue
-                    if reason is not None:
-                        yield (OTHER_FS, fd, name, rel, _partial_stat(info), reason)
-                        continue
-                    try:
-                        cfd = open_(name, DIR_FLAGS, dir_fd=fd)
-                    except OSError as exc:
-                        if vanished_error(exc):
-                            event = VANISHED
-                        elif exc.errno in _NOT_A_DIR:
-                            event = SWAPPED
-                        else:
-                            event = ERROR
-                        yield (event, fd, name, rel, None, exc)
-                        continue
-                    try:
-                        st = fstat(cfd)
-                    except OSError as exc:
-                        os.close(cfd)
-                        yield (ERROR, fd, name, rel, None, exc)
-                        continue
-                    if st.st_dev != dev:
-                        os.close(cfd)
-                        yield (OTHER_FS, fd, name, rel, st, 'mount point (st_dev %d)' % st.st_dev)
-                        continue
-                    if info is not None and st.st_ino != info.ino:
-                        # something was mounted on it, or it was swapped, between the probe and the open
-                        os.close(cfd)
-                        yield (OTHER_FS, fd, name, rel, st, 'changed between probe and open (a mount appeared?)')
-                        continue
-                    stack.append([cfd, rel + '/', None, 1, 0, child_excl, None])
-                    if child_excl:
-                        yield (EXCLUDED, fd, name, rel, st, (DIR, cfd))
-                    else:
-                        yield (DIR, fd, name, rel, st, cfd)
-                else:
+                if not subdirs:
                     stack.pop()
-                    state = frame[3]
-                    if state == 1:
+                    if frame[3] == 1:
                         os.close(frame[0])
-                    elif state == 2:
+                    elif frame[3] == 2:
                         self.kept_fds.append(frame[0])
+                    continue
+                fd = frame[0]
+                name = subdirs.pop()
+                rel = frame[1] + name
+                depth = len(stack)
+                child_excl = frame[5] or (frame[6] is not None and name in frame[6])
+                if split is not None and split(depth + base_depth, frame[4], self.scanned + scanned):
+                    tasks.append((fd, name, rel, depth + base_depth, child_excl))
+                    if frame[3] == 1:
+                        frame[3] = 2
+                    if task_limit is not None and len(tasks) >= task_limit:
+                        # the caller walks them now (their parents' fds are open) and empties the list
+                        self.scanned += scanned
+                        scanned = 0
+                        yield (TASKS, fd, '', rel, None, None)
+                    continue
+                scanned += 1
+                if depth >= max_depth:
+                    yield (TOO_DEEP, fd, name, rel, None, None)
+                    continue
+                cfd, st = _enter(self.fence, fd, name, rel, dev)
+                if cfd is None:
+                    yield st  # the event that says why it was not entered
+                    continue
+                stack.append([cfd, rel + '/', None, 1, 0, child_excl, None])
+                yield (EXCLUDED, fd, name, rel, st, (DIR, cfd)) if child_excl else (DIR, fd, name, rel, st, cfd)
         finally:
             self.scanned += scanned
-            self.excluded += excluded
-            if home is not None:
+            if cwd[0] is not None:
                 try:
-                    fchdir(home)
+                    os.fchdir(cwd[0])
                 finally:
-                    os.close(home)
+                    os.close(cwd[0])
             for frame in stack:
                 if frame[3] == 1:
                     try:
@@ -461,3 +311,129 @@ class Walker(object):
                         pass
                 elif frame[3] == 2:
                     self.kept_fds.append(frame[0])
+
+    def _list(self, frame, cwd):
+        """List the directory of ``frame``: yield the events of its entries, keep its subdirectories' names.
+
+        The walk's inner loop: one stat per entry, everything it needs in locals.
+        """
+        fd, prefix, inherited = frame[0], frame[1], frame[5]
+        exclude, mark = self.exclude, self.exclude_mode == 'mark'
+        ok_gid, ok_modes = self.ok_gid, self.ok_modes
+        ok_acl = self.ok_acl if cwd[1] else None
+        S_ISREG, S_ISLNK, S_ISDIR, getxattr = stat.S_ISREG, stat.S_ISLNK, stat.S_ISDIR, os.getxattr  # noqa: N806
+        subdirs = frame[2] = []
+        append = subdirs.append
+        scanned = excluded = 0
+        here = False  # fd is the working directory (the ACL fast path reads names relative to it)
+        try:
+            scan = os.scandir(fd)
+        except OSError as exc:
+            yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
+            scan = ()
+        try:
+            for entry in scan:
+                excl = inherited or (exclude is not None and exclude(prefix + entry.name))
+                if excl and not mark:
+                    excluded += 1
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        append(entry.name)
+                        if excl:
+                            _exclude_subdir(frame, entry.name)
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    scanned += 1
+                    yield ((VANISHED if vanished_error(exc) else ERROR), fd, entry.name, prefix + entry.name, None, exc)
+                    continue
+                scanned += 1
+                mode = st.st_mode
+                if mode in ok_modes and st.st_gid == ok_gid and not excl:
+                    continue
+                name = entry.name
+                acl = None
+                if ok_acl is not None and not excl and S_ISREG(mode):
+                    raw = False
+                    try:
+                        if not here:
+                            if cwd[0] is None:
+                                cwd[0] = os.open('.', PATH_DIR_FLAGS)
+                            os.fchdir(fd)
+                            here = True
+                        raw = getxattr(name, ACL_ACCESS, follow_symlinks=False)
+                    except OSError as exc:
+                        if exc.errno == errno.ENODATA:
+                            raw = None
+                        elif cwd[0] is None:  # no working directory to come back to: no fast path
+                            ok_acl = None
+                            cwd[1] = False
+                    if raw is not False:
+                        if st.st_gid == ok_gid and (mode, raw, st.st_nlink == 1) in ok_acl:
+                            continue
+                        acl = (raw,)
+                if S_ISREG(mode):
+                    event = FILE
+                elif S_ISLNK(mode):
+                    event = LINK
+                elif S_ISDIR(mode):  # became a directory between readdir and stat
+                    scanned -= 1
+                    append(name)
+                    if excl:
+                        _exclude_subdir(frame, name)
+                    continue
+                else:
+                    event = SPECIAL
+                yield (EXCLUDED, fd, name, prefix + name, st, (event, None)) if excl else \
+                    (event, fd, name, prefix + name, st, acl)
+        finally:
+            if scan != ():
+                scan.close()
+            self.scanned += scanned
+            self.excluded += excluded
+
+
+def _exclude_subdir(frame, name):
+    """Mark mode: a subdirectory of frame that an exclusion matched (everything below it is excluded too)."""
+    if frame[6] is None:
+        frame[6] = set()
+    frame[6].add(name)
+
+
+def _enter(fence, fd, name, rel, dev):
+    """The walk enters the subdirectory ``name`` of ``fd``: ``(its fd, its fstat)``, or ``(None, the event why not)``.
+
+    Never entered: another file system or mount (probed before the open, and the
+    fstat of what was opened checked again), a symlink or non-directory swapped in
+    (O_NOFOLLOW), an entry gone meanwhile.
+    """
+    try:
+        reason, info = fence.why_other(fd, name, rel, dev)
+    except OSError as exc:
+        return None, ((VANISHED if vanished_error(exc) else ERROR), fd, name, rel, None, exc)
+    if reason is not None:
+        return None, (OTHER_FS, fd, name, rel, _partial_stat(info), reason)
+    try:
+        cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        if vanished_error(exc):
+            event = VANISHED
+        elif exc.errno in _NOT_A_DIR:
+            event = SWAPPED
+        else:
+            event = ERROR
+        return None, (event, fd, name, rel, None, exc)
+    try:
+        st = os.fstat(cfd)
+    except OSError as exc:
+        os.close(cfd)
+        return None, (ERROR, fd, name, rel, None, exc)
+    if st.st_dev != dev:
+        os.close(cfd)
+        return None, (OTHER_FS, fd, name, rel, st, 'mount point (st_dev %d)' % st.st_dev)
+    if info is not None and st.st_ino != info.ino:
+        # something was mounted on it, or it was swapped, between the probe and the open
+        os.close(cfd)
+        return None, (OTHER_FS, fd, name, rel, st, 'changed between probe and open (a mount appeared?)')
+    return cfd, st

@@ -171,7 +171,7 @@ class Runner(object):
             root_closed = policy.others == 'none' and closed_to_others(st, access)
         except (OSError, aclmod.AclError):
             root_closed = False
-        trees = [(root, fd, st.st_dev, walker.root_mnt, walker.mount_rels)]
+        trees = [(root, fd, st.st_dev, walker.fence.root_mnt, walker.fence.mount_rels)]
         trees.extend((path, lfd, lst.st_dev, mnt, None) for path, lfd, lst, mnt in self.link_roots)
         # compliant file states the walk itself recognises from then on (Walker.ok_acl)
         walker.ok_acl = set() if use_acl else None
