@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Command line of the engine: ``uvfleet audit|check|repair`` (``command.py``, ``bin/uvfleet``).
+"""``uvfleet audit|check|repair``: the permission engine's command line (``main.py``, ``bin/uvfleet``).
 
 Same options as the ``uvfleet.uv.cache_perms`` module; prints the JSON report
 on stdout.  Exit status: 0 done (and, with --fail-on-findings, nothing
@@ -9,7 +9,9 @@ remains), 1 findings remain and --fail-on-findings was given, 2 usage error or
 refused root/group/ACL requirement.
 
 Unlike the module (which repairs by default), the command audits unless
-``--repair`` is given.
+``--repair`` is given.  ``uvfleet check`` and ``uvfleet repair`` are ``--check`` and
+``--repair``; without ``-g``/PATH the node configuration's group, directories and
+policy are added (``node_argv``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -87,6 +89,32 @@ def build_parser(paths_required=True, prog='uvfleet audit'):
     parser.add_argument('--diff', action='store_true', help='include before/after lines of changed entries')
     parser.add_argument('--compact', action='store_true', help='one-line JSON')
     return parser
+
+
+def node_argv(mode, argv, config):
+    """The command line of ``uvfleet MODE ARGV`` (audit, check, repair), defaults from the node configuration."""
+    argv = list(argv)
+    if mode != 'audit':
+        argv.insert(0, '--' + mode)
+    if '--help' in argv or '-h' in argv:
+        return argv
+    try:
+        parsed = build_parser(paths_required=False).parse_known_args(argv)[0]
+    except SystemExit:
+        return argv  # a usage error: the engine's parser reports it
+    if parsed.group is None and config.get('group'):
+        argv = ['--group', config['group']] + argv
+    if not parsed.paths and config.get('managed_dirs'):
+        # the role's policy: its exclusions, uv's lock files, links between the managed dirs
+        argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))
+        argv.extend('--exclude-lock=' + pattern for pattern in config.get('exclude_locks', []))
+        argv.extend('--link-root=' + path for path in config['managed_dirs'])
+        # the Python and tool dirs of the `managed` policy: root's, group read-only
+        read_only = [path for path in config['managed_dirs'] if path in config.get('read_only_dirs', [])]
+        argv.extend('--read-path=' + path for path in read_only)
+        argv.append('--')
+        argv.extend(path for path in config['managed_dirs'] if path not in read_only)
+    return argv
 
 
 def main(argv=None, prog='uvfleet audit'):

@@ -6,12 +6,14 @@
     uvfleet audit  [OPTIONS] [PATH ...]   report what is wrong, change nothing
     uvfleet check  [OPTIONS] [PATH ...]   what a repair would change (dry run)
     uvfleet repair [OPTIONS] [PATH ...]   fix what is fixable and safe
+    uvfleet doctor | verify | maintain ...
 
-``audit``/``check``/``repair`` take the engine's options (``cli.py``); without
-``-g``/PATH they use the group and the shared directories of the node's
-configuration (``nodeconfig.py``, written by the shared role).  Further
-subcommands live in a file of their own each and are listed in ``SUBCOMMANDS``:
-a subcommand module has ``HELP`` (one line) and ``main(argv) -> int``.
+Each command is a file of this package (``SUBCOMMANDS``): its argument parsing and
+exit status only, the work in the library.  ``audit``/``check``/``repair`` share
+``audit_cmd.py`` (without ``-g``/PATH: the group and the shared directories of the
+node's configuration, ``nodeconfig.py``); every other command module has ``HELP``
+(one line) and ``main(argv) -> int``.  A command module is imported only when it
+runs: ``uvfleet doctor``, run by members, loads neither the engine nor the content check.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,14 +25,14 @@ from .. import nodeconfig
 
 PROG = 'uvfleet'
 
-# name -> (module of this package, or None for the engine's own modes)
+# name -> the module of this package that runs it
 SUBCOMMANDS = {
-    'audit': None,
-    'check': None,
-    'repair': None,
-    'doctor': '..doctor.doctor',
-    'verify': '..content.verify',
-    'maintain': '..maintain.job',
+    'audit': 'audit_cmd',
+    'check': 'audit_cmd',
+    'repair': 'audit_cmd',
+    'doctor': 'doctor_cmd',
+    'verify': 'verify_cmd',
+    'maintain': 'maintain_cmd',
 }
 ENGINE_HELP = {
     'audit': 'report what is wrong in the shared directories, change nothing',
@@ -42,8 +44,7 @@ ENGINE_HELP = {
 def _usage():
     lines = ['usage: %s COMMAND [OPTIONS]' % PROG, '', 'commands:']
     for name in sorted(SUBCOMMANDS):
-        module = SUBCOMMANDS[name]
-        text = ENGINE_HELP[name] if module is None else _load(name).HELP
+        text = ENGINE_HELP[name] if name in ENGINE_HELP else _load(name).HELP
         lines.append('  %-8s %s' % (name, text))
     lines.append('')
     lines.append('%s COMMAND --help shows the options of a command.' % PROG)
@@ -51,38 +52,7 @@ def _usage():
 
 
 def _load(name):
-    return importlib.import_module(SUBCOMMANDS[name], __package__)
-
-
-def _cli():
-    # imported when used: `uvfleet doctor`, run by members, does not load the engine
-    return importlib.import_module('.audit_cmd', __package__)
-
-
-def engine_argv(mode, argv, config):
-    """The engine command line for ``uvfleet MODE ARGV``, defaults taken from the node config."""
-    argv = list(argv)
-    if mode != 'audit':
-        argv.insert(0, '--' + mode)
-    if '--help' in argv or '-h' in argv:
-        return argv
-    try:
-        parsed = _cli().build_parser(paths_required=False).parse_known_args(argv)[0]
-    except SystemExit:
-        return argv  # a usage error: the engine's parser reports it
-    if parsed.group is None and config.get('group'):
-        argv = ['--group', config['group']] + argv
-    if not parsed.paths and config.get('managed_dirs'):
-        # the role's policy: its exclusions, uv's lock files, links between the managed dirs
-        argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))
-        argv.extend('--exclude-lock=' + pattern for pattern in config.get('exclude_locks', []))
-        argv.extend('--link-root=' + path for path in config['managed_dirs'])
-        # the Python and tool dirs of the `managed` policy: root's, group read-only
-        read_only = [path for path in config['managed_dirs'] if path in config.get('read_only_dirs', [])]
-        argv.extend('--read-path=' + path for path in read_only)
-        argv.append('--')
-        argv.extend(path for path in config['managed_dirs'] if path not in read_only)
-    return argv
+    return importlib.import_module('.' + SUBCOMMANDS[name], __package__)
 
 
 def main(argv=None):
@@ -95,14 +65,15 @@ def main(argv=None):
     if name not in SUBCOMMANDS:
         sys.stderr.write('%s: unknown command %r\n%s' % (PROG, name, _usage()))
         return 2
-    if SUBCOMMANDS[name] is not None:
+    if name not in ENGINE_HELP:
         return _load(name).main(rest)
     try:
         config = nodeconfig.load()
     except nodeconfig.ConfigError as exc:
         sys.stderr.write('%s: %s\n' % (PROG, exc))
         return 2
-    return _cli().main(engine_argv(name, rest, config), prog='%s %s' % (PROG, name))
+    command = _load(name)
+    return command.main(command.node_argv(name, rest, config), prog='%s %s' % (PROG, name))
 
 
 if __name__ == '__main__':

@@ -30,7 +30,7 @@ import errno
 import os
 import stat
 
-from . import mounts as M
+from . import mounts
 from .fileio import DIR_FLAGS
 
 INSIDE = 'inside'
@@ -212,7 +212,7 @@ class _State(object):
 
     def _lookup(self, dir_fd, name):
         """('link' | 'dir' | 'other' | 'mount', why) for a name in a directory fd, never following it."""
-        info = M.probe(dir_fd, name)
+        info = mounts.probe(dir_fd, name)
         if info is None:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             mode, dev = st.st_mode, st.st_dev

@@ -16,7 +16,11 @@ import time
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
-from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import doctor
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import doctor_cmd
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import cache as doctor_cache
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import probes
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor.diagnosis import Diagnosis
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor.report import PROBLEM
 
 import doctor_node
 import perms_testlib
@@ -50,7 +54,7 @@ def not_ok(checks):
 
 def test_doctor_is_a_subcommand_of_the_node_command():
     assert 'doctor' in command.SUBCOMMANDS
-    assert 'doctor' in command._usage() and doctor.HELP in command._usage()
+    assert 'doctor' in command._usage() and doctor_cmd.HELP in command._usage()
 
 
 def test_as_root_the_doctor_refuses_and_names_how_to_run_it(node, capsys):
@@ -234,14 +238,14 @@ def test_a_lock_held_exclusively_is_busy_not_broken_and_the_doctor_does_not_hang
     assert checks['cache_lock']['summary'] == "uv's shared lock on %s: taken and released" % lock
 
 
-@pytest.mark.parametrize('code', [errno.ENOLCK, doctor.ENOTSUPP])
+@pytest.mark.parametrize('code', [errno.ENOLCK, probes.ENOTSUPP])
 def test_flock_errors_of_network_file_systems_are_broken_not_busy(node, code):
-    check = doctor.Doctor({'cache_dir': node.cache}, {}, node.base)
-    check.lock_broken(node.cache, code)
+    check = Diagnosis({'cache_dir': node.cache}, {}, node.base)
+    doctor_cache.lock_broken(check, node.cache, code)
     (result,) = check.checks
     assert result.status == 'problem' and result.details['broken'] and 'busy' not in result.details
     assert 'os error %d' % code in result.summary and 'export UV_CACHE_DIR=' in result.fix
-    assert code in doctor.LOCK_BROKEN and code not in doctor.LOCK_BUSY
+    assert code in probes.LOCK_BROKEN and code not in probes.LOCK_BUSY
 
 
 def test_a_lock_a_member_cannot_write_blocks_uv(node):
@@ -468,15 +472,15 @@ def test_the_installed_layout_runs_doctor_with_the_python_of_the_node(node):
 def test_the_wrapper_is_recognised_through_a_link_on_the_members_path(tmp_path):
     """A member's ~/bin/uv links to the shared wrapper: it is the wrapper (read as that member, as exec reads it)."""
     wrapper = tmp_path / 'uv'
-    wrapper.write_text('#!/bin/sh\n%s\nexec /usr/local/lib/uvfleet/bin/uv "$@"\n' % doctor.WRAPPER_MARKER)
+    wrapper.write_text('#!/bin/sh\n%s\nexec /usr/local/lib/uvfleet/bin/uv "$@"\n' % probes.WRAPPER_MARKER)
     own = tmp_path / 'home-bin'
     own.mkdir()
     os.symlink(str(wrapper), str(own / 'uv'))
-    assert doctor.is_wrapper(str(wrapper)) and doctor.is_wrapper(str(own / 'uv'))
+    assert probes.is_wrapper(str(wrapper)) and probes.is_wrapper(str(own / 'uv'))
     other = tmp_path / 'other-uv'
     other.write_text('#!/bin/sh\nexec true\n')
     os.symlink(str(other), str(own / 'uv2'))
-    assert not doctor.is_wrapper(str(own / 'uv2'))
+    assert not probes.is_wrapper(str(own / 'uv2'))
 
 
 def test_try_flock_on_real_files(tmp_path):
@@ -485,10 +489,10 @@ def test_try_flock_on_real_files(tmp_path):
         handle.write('x' * 4096)
     fd = os.open(path, os.O_RDWR)
     try:
-        assert doctor.try_flock(fd) is None
+        assert probes.try_flock(fd) is None
         other = os.open(path, os.O_RDWR)
         fcntl.flock(other, fcntl.LOCK_EX)
-        assert doctor.try_flock(fd) in doctor.LOCK_BUSY
+        assert probes.try_flock(fd) in probes.LOCK_BUSY
         os.close(other)
     finally:
         os.close(fd)
@@ -523,12 +527,12 @@ def test_the_cache_probe_never_writes_through_a_directory_swapped_for_a_symlink(
         real_mkdir(path, mode, dir_fd=dir_fd)
         os.rename(path, path + '.moved', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)   # what a racing member does
         os.symlink(victim, path, dir_fd=dir_fd)
-    monkeypatch.setattr(doctor.os, 'mkdir', mkdir_then_swap)
-    doc = doctor.Doctor(node.config, node.env(node.member), node.base)
-    doc.probe_cache(node.cache)
+    monkeypatch.setattr(os, 'mkdir', mkdir_then_swap)
+    doc = Diagnosis(node.config, node.env(node.member), node.base)
+    doctor_cache.probe_cache(doc, node.cache)
     assert os.listdir(victim) == []
     (check,) = [c for c in doc.checks if c.name == 'cache_write']
-    assert check.status == doctor.PROBLEM and check.summary.endswith('(Not a directory)')
+    assert check.status == PROBLEM and check.summary.endswith('(Not a directory)')
 
 
 def test_on_a_file_system_with_reflinks_clone_is_ok_not_a_hardlink_warning(node):
