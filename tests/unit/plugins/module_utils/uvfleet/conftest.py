@@ -1,7 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures for the tests of the node library (plugins/module_utils/uvfleet/)."""
+"""Fixtures for the tests of the node library (plugins/module_utils/uvfleet/).
+
+Most of them build trees as root (owners, groups, ACLs, mounts, real users): those
+need root and are skipped without it, and only those.  A test needs root when it builds
+its tree with ``perms_testlib.temp_base`` (the ``base`` fixture and what builds on it)
+or uses real accounts (the doctor's and the maintenance job's nodes); every other one
+(the policy, the ACL codec, the escaping, the textfile format, the RECORD parser, ...)
+runs as any user.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,21 +25,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import perms_testlib  # noqa: E402 pylint: disable=wrong-import-position
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
-    if os.geteuid() == 0:
-        return
-    skip = pytest.mark.skip(reason='the engine tests need root')
-    for item in items:
-        if str(item.fspath).startswith(HERE):
-            item.add_marker(skip)
-
 
 @pytest.fixture
 def base():
-    """A fresh temporary directory (mode 0755 root:root) on a file system with POSIX ACLs."""
+    """A fresh temporary directory (mode 0755 root:root) on a file system with POSIX ACLs (needs root)."""
     path = perms_testlib.temp_base()
     yield path
     perms_testlib.cleanup(path)

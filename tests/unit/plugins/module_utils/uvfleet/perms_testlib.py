@@ -48,7 +48,13 @@ def _acl_base():
 
 
 def temp_base():
-    """A fresh temporary directory (mode 0755 root:root) on an ACL-capable file system."""
+    """A fresh temporary directory (mode 0755 root:root) on an ACL-capable file system.
+
+    The trees the tests build there belong to root and the test group: a test that
+    makes one needs root, and is skipped without it.
+    """
+    if os.geteuid() != 0:
+        pytest.skip('needs root: the trees of the tests belong to root and the test group')
     path = tempfile.mkdtemp(prefix='perms-test-', dir=_acl_base())
     os.chmod(path, 0o755)
     return path
