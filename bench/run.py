@@ -278,9 +278,6 @@ def section_audit(ctx, res, section='audit', jobs_list=(None,)):
         if section == 'audit' or (section == 'parallel' and 'audit' not in ctx['only']):
             cmds.append(('python fd-walk floor --jobs %d' % ctx['jobs'],
                          [eng.python, FLOOR, root, str(group), '--jobs', str(ctx['jobs'])], None))
-        if section == 'audit' and r == 0 and '--check-file-acls' in eng.help:   # slow: once is enough
-            cmds.append(('engine audit --check-file-acls',
-                         eng.argv('audit', root, group, extra=['--check-file-acls']), out))
         if r % 2:
             cmds.reverse()            # interleave: neither side always runs first
         for label, argv, stdout in cmds:
