@@ -43,17 +43,17 @@ def check_cache_access(doc):
             parent = nearest_existing(cache)
             if os.access(parent, os.W_OK | os.X_OK):
                 doc.add('cache_write', OK, '%s does not exist yet; uv will create it (%s is writable)'
-                         % (cache, parent))
+                        % (cache, parent))
             else:
                 doc.add('cache_write', PROBLEM, 'uv cannot create its cache %s: %s is not writable for you'
-                         % (cache, parent), cause='the cache dir is missing and its parent is closed',
-                         fix='point UV_CACHE_DIR at a directory you can write, or unset it')
+                        % (cache, parent), cause='the cache dir is missing and its parent is closed',
+                        fix='point UV_CACHE_DIR at a directory you can write, or unset it')
             return
         cache_error(doc, exc)
         return
     if not stat.S_ISDIR(st.st_mode):
         doc.add('cache_write', PROBLEM, 'the cache %s is not a directory' % cache,
-                 cause='uv needs a directory there', fix='remove it, or point uv at another cache')
+                cause='uv needs a directory there', fix='remove it, or point uv at another cache')
         return
     probe_cache(doc, cache)
     if doc.cache_reachable:
@@ -78,7 +78,7 @@ def cache_error(doc, exc, what=None):
     doc.add('cache_write', PROBLEM, what, cause=cause, fix=fix, errno=exc.errno)
     for name in ('cache_lock', 'cache_read'):
         doc.add(name, PROBLEM, 'not checked: the cache is not usable for you (see cache_write)',
-                 cause=cause, fix=fix, blocked_by='cache_write')
+                cause=cause, fix=fix, blocked_by='cache_write')
 
 
 def probe_cache(doc, cache):
@@ -106,7 +106,7 @@ def probe_cache(doc, cache):
             os.write(fd, b'uvfleet doctor probe\n' * 200)
             file_st = os.fstat(fd)
             doc.probe.update(dir_mode=dir_st.st_mode, dir_gid=dir_st.st_gid, file_mode=file_st.st_mode,
-                              file_gid=file_st.st_gid, dev=file_st.st_dev, umask=umask, umask_from=umask_from)
+                             file_gid=file_st.st_gid, dev=file_st.st_dev, umask=umask, umask_from=umask_from)
             doc.probe['flock_errno'] = try_flock(fd)
             doc.probe['reflink'] = reflink.clone_into(fd, 'clone', fds[1])
             if doc.probe['reflink'] is not None:
@@ -152,19 +152,19 @@ def check_lock(doc, cache):
             doc.add('cache_lock', OK, 'no %s yet: uv creates it, and flock works on this file system' % path)
         elif exc.errno == errno.ELOOP:
             doc.add('cache_lock', PROBLEM, '%s is a symlink' % path,
-                     cause='uv opens its lock through it (a member may have planted it)',
-                     fix="ask the node's admin to remove %s (uv recreates it)" % path)
+                    cause='uv opens its lock through it (a member may have planted it)',
+                    fix="ask the node's admin to remove %s (uv recreates it)" % path)
         else:
             owner = describe_owner(path)
             doc.add('cache_lock', PROBLEM, 'you cannot open uv\'s lock %s for writing (%s)' % (path, exc.strerror),
-                     cause=doc.access_cause('every uv command opens it for writing; it is %s' % owner),
-                     fix=doc.access_fix("ask the node's admin to make it group-writable (`chmod g+w %s`)" % path))
+                    cause=doc.access_cause('every uv command opens it for writing; it is %s' % owner),
+                    fix=doc.access_fix("ask the node's admin to make it group-writable (`chmod g+w %s`)" % path))
         return
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             doc.add('cache_lock', PROBLEM, '%s is not a regular file' % path,
-                     cause='uv cannot lock it', fix="ask the node's admin to remove %s (uv recreates it)" % path)
+                    cause='uv cannot lock it', fix="ask the node's admin to remove %s (uv recreates it)" % path)
             return
         start = time.monotonic()
         while True:
@@ -179,11 +179,11 @@ def check_lock(doc, cache):
             if waited >= doc.lock_wait:
                 holder = lock_holder(st)
                 doc.add('cache_lock', WARNING, 'the cache lock %s is busy (not broken): %s holds it exclusively; '
-                         'waited %.1f s' % (path, holder or 'another process', waited),
-                         cause='a `uv cache clean` or `uv cache prune` is running; every uv command waits for it '
-                               '(up to UV_LOCK_TIMEOUT, 300 s by default)',
-                         fix='wait until it finishes, then run uv again (uv also waits on its own)',
-                         busy=True, holder=holder, waited=round(waited, 2))
+                        'waited %.1f s' % (path, holder or 'another process', waited),
+                        cause='a `uv cache clean` or `uv cache prune` is running; every uv command waits for it '
+                        '(up to UV_LOCK_TIMEOUT, 300 s by default)',
+                        fix='wait until it finishes, then run uv again (uv also waits on its own)',
+                        busy=True, holder=holder, waited=round(waited, 2))
                 return
             time.sleep(min(0.05, max(0.0, doc.lock_wait - waited)))
     finally:
@@ -193,12 +193,12 @@ def check_lock(doc, cache):
 def lock_broken(doc, cache, code):
     fstype = fs_type(cache)
     doc.add('cache_lock', PROBLEM, 'flock does not work on the file system of %s (%s, os error %d): broken, '
-             'not busy' % (cache, fstype, code),
-             cause='uv takes a flock on %s/.lock for every command, so every uv command fails here '
-                   '(network homes often refuse flock: os error 524, uv#18073)' % cache,
-             fix='use a cache on a local file system (`export UV_CACHE_DIR=/var/tmp/$USER-uv-cache`) and tell '
-                 "the node's admin that flock fails on %s (%s)" % (cache, fstype),
-             broken=True, errno=code, fs_type=fstype)
+            'not busy' % (cache, fstype, code),
+            cause='uv takes a flock on %s/.lock for every command, so every uv command fails here '
+            '(network homes often refuse flock: os error 524, uv#18073)' % cache,
+            fix='use a cache on a local file system (`export UV_CACHE_DIR=/var/tmp/$USER-uv-cache`) and tell '
+            "the node's admin that flock fails on %s (%s)" % (cache, fstype),
+            broken=True, errno=code, fs_type=fstype)
 
 
 def check_read(doc, cache):
@@ -212,11 +212,11 @@ def check_read(doc, cache):
         doc.add('cache_read', OK, 'you can read %s, which %s made' % (path, owner), path=path, owner=owner)
         return
     doc.add('cache_read', PROBLEM, 'you cannot read %s, which %s made (mode %04o): %s'
-             % (path, owner, stat.S_IMODE(st.st_mode), error.strerror),
-             cause=doc.access_cause('uv fails with `Permission denied` when it reuses this entry'),
-             fix=doc.access_fix("ask the node's admin to run `uvfleet repair` (it gives the group read and "
-                                 "write on everything in the cache)"),
-             path=path, owner=owner)
+            % (path, owner, stat.S_IMODE(st.st_mode), error.strerror),
+            cause=doc.access_cause('uv fails with `Permission denied` when it reuses this entry'),
+            fix=doc.access_fix("ask the node's admin to run `uvfleet repair` (it gives the group read and "
+                               "write on everything in the cache)"),
+            path=path, owner=owner)
 
 
 def check_group_usable(doc):
@@ -244,7 +244,7 @@ def check_group_usable(doc):
            if has_acl else 'no default ACL; %s umask %s' % (probe['umask_from'], umask_text))
     if not bad:
         doc.add('group_usable', OK, 'what you create in %s is usable by the group (%s)' % (doc.cache, how),
-                 acl=has_acl, umask=umask_text)
+                acl=has_acl, umask=umask_text)
         return
     if has_acl or doc.gid is not None and probe['dir_gid'] != doc.gid:
         fix = "ask the node's admin to run `uvfleet repair` (it restores the default ACL and the setgid bit)"
@@ -253,6 +253,6 @@ def check_group_usable(doc):
     else:
         fix = "ask the node's admin to rerun the uvfleet.uv.shared role (the wrapper's umask is %s)" % umask_text
     doc.add('group_usable', WARNING, 'what you create in %s will not be usable by the group: %s'
-             % (doc.cache, '; '.join(bad)),
-             cause='%s: other members get `Permission denied` on your entries' % how, fix=fix,
-             acl=has_acl, umask=umask_text)
+            % (doc.cache, '; '.join(bad)),
+            cause='%s: other members get `Permission denied` on your entries' % how, fix=fix,
+            acl=has_acl, umask=umask_text)

@@ -30,23 +30,23 @@ def check_env_dir_access(doc, kind):
     policy = doc.config.get(policy_key) or 'collaborative'
     if not os.path.isdir(path):
         doc.add(name, WARNING, 'the shared %s dir %s does not exist' % (label, path),
-                 cause='the role creates it', fix="ask the node's admin to rerun the uvfleet.uv.shared role")
+                cause='the role creates it', fix="ask the node's admin to rerun the uvfleet.uv.shared role")
         return
     if policy == 'managed':
         missing = uvx_blockers(path) if kind == 'tool' and os.access(path, os.R_OK | os.X_OK) else []
         if missing:
             doc.add(name, PROBLEM, '`uvx` would fail after its run: %s' % missing[0],
-                     cause='uv writes %s/.gitignore the first time and takes %s/.lock; in the managed tool dir '
-                           'only root can create them, so the role keeps both there' % (path, path),
-                     fix="ask the node's admin to rerun the uvfleet.uv.shared role", policy=policy, blocked=missing)
+                    cause='uv writes %s/.gitignore the first time and takes %s/.lock; in the managed tool dir '
+                    'only root can create them, so the role keeps both there' % (path, path),
+                    fix="ask the node's admin to rerun the uvfleet.uv.shared role", policy=policy, blocked=missing)
         elif os.access(path, os.R_OK | os.X_OK):
             doc.add(name, OK, '%s is read-only by design (policy managed): the shared %ss are for you to use; '
-                     'install into your own %s (e.g. `%s=%s %s ...`)' % (path, label, env_var, env_var, default,
-                                                                         command), policy=policy)
+                    'install into your own %s (e.g. `%s=%s %s ...`)' % (path, label, env_var, env_var, default,
+                                                                        command), policy=policy)
         else:
             doc.add(name, PROBLEM, 'you cannot use the shared %s dir %s' % (label, path),
-                     cause=doc.access_cause('it is %s' % describe_owner(path)),
-                     fix=doc.access_fix("ask the node's admin to rerun the uvfleet.uv.shared role"), policy=policy)
+                    cause=doc.access_cause('it is %s' % describe_owner(path)),
+                    fix=doc.access_fix("ask the node's admin to rerun the uvfleet.uv.shared role"), policy=policy)
         return
     blocked = []
     if not os.access(path, os.W_OK | os.X_OK):
@@ -57,13 +57,13 @@ def check_env_dir_access(doc, kind):
             blocked.append('%s is not writable for you (%s)' % (full, describe_owner(full)))
     if not blocked:
         doc.add(name, OK, 'you can install into the shared %s dir %s (policy collaborative)' % (label, path),
-                 policy=policy)
+                policy=policy)
         return
     doc.add(name, PROBLEM, '`%s` would fail: %s' % (command, blocked[0]),
-             cause=doc.access_cause('uv takes %s/.lock and works in %s/.temp there' % (path, path)),
-             fix=doc.access_fix("ask the node's admin to run `uvfleet repair` (it makes the group's "
-                                 "directories group-writable again)"),
-             policy=policy, blocked=blocked)
+            cause=doc.access_cause('uv takes %s/.lock and works in %s/.temp there' % (path, path)),
+            fix=doc.access_fix("ask the node's admin to run `uvfleet repair` (it makes the group's "
+                               "directories group-writable again)"),
+            policy=policy, blocked=blocked)
 
 
 def uvx_blockers(path):

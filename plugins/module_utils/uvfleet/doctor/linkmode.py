@@ -33,15 +33,15 @@ def check_link_mode(doc):
         doc.add('link_mode', OK, 'copy (%s) for a venv in %s: %s' % (where, doc.cwd, copy_note), **details)
     elif mode == 'symlink':
         doc.add('link_mode', WARNING, 'symlink (%s): venvs in %s point into the cache' % (where, doc.cwd),
-                 cause='`uv cache clean` or `prune` breaks every venv installed that way',
-                 fix='use copy (`export UV_LINK_MODE=copy`)', **details)
+                cause='`uv cache clean` or `prune` breaks every venv installed that way',
+                fix='use copy (`export UV_LINK_MODE=copy`)', **details)
     elif not same_fs:
         doc.add('link_mode', OK, '%s (%s) falls back to copy for a venv in %s: it is on another file system '
-                 'than the cache %s; %s' % (mode, where, doc.cwd, doc.cache, copy_note), **details)
+                'than the cache %s; %s' % (mode, where, doc.cwd, doc.cache, copy_note), **details)
     elif mode == 'clone' and reflink:
         doc.add('link_mode', OK, 'clone (%s) for a venv in %s: reflinks on the file system of the cache '
-                 '(isolated, and no extra disk until a file changes)' % (where, doc.cwd), **details)
+                '(isolated, and no extra disk until a file changes)' % (where, doc.cwd), **details)
     else:
         fell = ' (no reflinks on this file system, so clone falls back to hardlink)' if mode == 'clone' else ''
         doc.add('link_mode', WARNING, '%s (%s) for a venv in %s hardlinks from the cache%s'
-                 % (mode, where, doc.cwd, fell), cause=hardlink, fix=hardlink_fix, **details)
+                % (mode, where, doc.cwd, fell), cause=hardlink, fix=hardlink_fix, **details)

@@ -22,15 +22,15 @@ def check_maintenance(doc):
     text = read_head(path, 1 << 20, missing=None)
     if text is None:
         doc.add('maintenance', absent, 'no maintenance job reports here (%s does not exist or is not readable):'
-                 ' when the shared tree was last audited is unknown' % path,
-                 cause='the maintenance job is on but has not written its metrics' if expected else None,
-                 fix="tell the node's admin (the job's journal says why)" if expected else None, path=path)
+                ' when the shared tree was last audited is unknown' % path,
+                cause='the maintenance job is on but has not written its metrics' if expected else None,
+                fix="tell the node's admin (the job's journal says why)" if expected else None, path=path)
         return
     try:
         samples = promparse.parse(text)
     except ValueError as exc:
         doc.add('maintenance', WARNING, 'the maintenance metrics %s do not parse: %s' % (path, exc),
-                 cause='the file is damaged', fix="tell the node's admin", path=path)
+                cause='the file is damaged', fix="tell the node's admin", path=path)
         return
     now = time.time()
     last_success = promparse.first(samples, 'uvfleet_maintenance_last_success_timestamp_seconds')
@@ -45,9 +45,9 @@ def check_maintenance(doc):
                'findings_remaining': findings}
     if success is not None and success < 1:
         doc.add('maintenance', WARNING, 'the last maintenance run (%s) failed; last success: %s'
-                 % (ago(last_run, now), ago(last_success, now)),
-                 cause='the job that audits and repairs the shared tree did not finish',
-                 fix="tell the node's admin (the job's journal says why)", **details)
+                % (ago(last_run, now), ago(last_success, now)),
+                cause='the job that audits and repairs the shared tree did not finish',
+                fix="tell the node's admin (the job's journal says why)", **details)
     elif findings:
         doc.add('maintenance', WARNING, 'the last audit (%s) left %d findings: %s' % (
             ago(last_run or last_success, now), sum(findings.values()),
@@ -56,10 +56,10 @@ def check_maintenance(doc):
             **details)
     elif last_success is None:
         doc.add('maintenance', WARNING, 'the maintenance metrics %s have no successful run yet' % path,
-                 cause='the job has not succeeded once', fix="tell the node's admin", **details)
+                cause='the job has not succeeded once', fix="tell the node's admin", **details)
     elif now - last_success > STALE_SECONDS:
         doc.add('maintenance', WARNING, 'the last successful maintenance run was %s' % ago(last_success, now),
-                 cause='the job has stopped running or keeps failing', fix="tell the node's admin", **details)
+                cause='the job has stopped running or keeps failing', fix="tell the node's admin", **details)
     else:
         doc.add('maintenance', OK, 'the shared tree was last audited and repaired %s: clean'
-                 % ago(last_success, now), **details)
+                % ago(last_success, now), **details)

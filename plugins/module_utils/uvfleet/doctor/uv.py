@@ -38,7 +38,7 @@ def check_uv(doc):
         fix = ('put %s on your PATH: `export PATH=%s:$PATH`' % (os.path.dirname(wrapper), os.path.dirname(wrapper))
                if doc.uv else "ask the node's admin to install uv (the uvfleet.uv.install and shared roles)")
         doc.add('uv', PROBLEM, 'there is no uv on your PATH', cause='PATH=%s' % doc.environ.get('PATH', ''),
-                 fix=fix)
+                fix=fix)
     elif is_wrapper(found):
         doc.uv_is_wrapper = True
         doc.add('uv', OK, 'uv on your PATH is the shared wrapper %s' % found, path=found)
@@ -53,8 +53,8 @@ def check_uv(doc):
         else:
             fix = "ask the node's admin to rerun the uvfleet.uv.shared role: the wrapper %s is missing" % wrapper
         doc.add('uv', WARNING, '%s comes first on your PATH and bypasses the shared wrapper %s' % (found, wrapper),
-                 cause='uv started that way misses %s that the wrapper sets' % what, fix=fix,
-                 path=found, wrapper=wrapper)
+                cause='uv started that way misses %s that the wrapper sets' % what, fix=fix,
+                path=found, wrapper=wrapper)
     if doc.uv and doc.uv_is_wrapper:
         doc.wrapper_text = read_head(os.path.realpath(doc.uv), 1 << 16)
 
@@ -96,7 +96,7 @@ def uv_failed(doc, name, error):
     fix = ('fix or remove %s' % os.path.normpath(os.path.join(doc.cwd, path.group(1))) if path
            else 'run `uv %s dir` to see the whole error' % name)
     doc.add('%s_dir' % name, PROBLEM, 'uv fails before it does anything: %s' % error,
-             cause='every uv command fails the same way', fix=fix)
+            cause='every uv command fails the same way', fix=fix)
 
 
 def check_cache_dir(doc):
@@ -116,7 +116,7 @@ def check_cache_dir(doc):
         doc.add('cache_dir', OK, 'uv uses the shared cache %s' % path, path=path)
         return
     doc.add('cache_dir', WARNING, *override(doc, 'cache-dir', 'UV_CACHE_DIR', path, shared, 'cache'),
-             path=path, shared=shared)
+            path=path, shared=shared)
 
 
 def override(doc, key, env_var, path, shared, what):
@@ -175,18 +175,18 @@ def check_env_dir(doc, kind):
     elif doc.environ.get(env_var):
         status = OK if doc.config.get(ENV_DIRS[kind][3]) == 'managed' else WARNING
         doc.add(name, status, 'uv uses %s, not the shared %s dir %s: %s=%s overrides it'
-                 % (path, label, shared, env_var, doc.environ[env_var]),
-                 cause='a value you set beats the wrapper\'s default',
-                 fix=None if status == OK else 'unset %s to share %s installs with the group' % (env_var, label),
-                 path=path, shared=shared)
+                % (path, label, shared, env_var, doc.environ[env_var]),
+                cause='a value you set beats the wrapper\'s default',
+                fix=None if status == OK else 'unset %s to share %s installs with the group' % (env_var, label),
+                path=path, shared=shared)
     elif not doc.uv_is_wrapper:
         doc.add(name, WARNING, 'uv uses %s, not the shared %s dir %s: your uv %s bypasses the wrapper'
-                 % (path, label, shared, doc.uv),
-                 cause='%s is environment-only (uv.toml cannot set it); the wrapper sets %s=%s'
-                 % (env_var, env_var, shared),
-                 fix='use the shared wrapper (see the uv check), or `export %s=%s`' % (env_var, shared),
-                 path=path, shared=shared)
+                % (path, label, shared, doc.uv),
+                cause='%s is environment-only (uv.toml cannot set it); the wrapper sets %s=%s'
+                % (env_var, env_var, shared),
+                fix='use the shared wrapper (see the uv check), or `export %s=%s`' % (env_var, shared),
+                path=path, shared=shared)
     else:
         doc.add(name, WARNING, 'uv uses %s, not the shared %s dir %s' % (path, label, shared),
-                 cause='the wrapper %s does not set %s' % (doc.uv, env_var),
-                 fix="ask the node's admin to rerun the uvfleet.uv.shared role", path=path, shared=shared)
+                cause='the wrapper %s does not set %s' % (doc.uv, env_var),
+                fix="ask the node's admin to rerun the uvfleet.uv.shared role", path=path, shared=shared)

@@ -48,7 +48,7 @@ def _uv_binary(config):
             raise PermsError('cannot use %s: %s; install uv with uvfleet.uv.install' % (candidate, exc.strerror))
         if st.st_uid != 0 or st.st_mode & 0o022:
             raise PermsError('refusing to run %s as root: %s is not owned and writable by root only '
-                                    '(uid %d, mode %04o)' % (path, candidate, st.st_uid, stat.S_IMODE(st.st_mode)))
+                             '(uid %d, mode %04o)' % (path, candidate, st.st_uid, stat.S_IMODE(st.st_mode)))
     return real
 
 

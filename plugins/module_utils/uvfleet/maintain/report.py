@@ -22,29 +22,29 @@ def build_metrics(result, last_success):
     now = result['finished']
     fams = [
         textfile.Metric('uvfleet_maintenance_last_run_timestamp_seconds', gauge,
-                 'When the last uvfleet maintain run ended (Unix time).').add(now),
+                        'When the last uvfleet maintain run ended (Unix time).').add(now),
         textfile.Metric('uvfleet_maintenance_last_success_timestamp_seconds', gauge,
-                 'When the last successful uvfleet maintain run ended (Unix time, 0 = never).')
+                        'When the last successful uvfleet maintain run ended (Unix time, 0 = never).')
         .add(now if result['success'] else (last_success or 0)),
         textfile.Metric('uvfleet_maintenance_success', gauge,
-                 '1 when the last uvfleet maintain run succeeded (a skipped prune included), else 0.')
+                        '1 when the last uvfleet maintain run succeeded (a skipped prune included), else 0.')
         .add(bool(result['success'])),
         textfile.Metric('uvfleet_maintenance_duration_seconds', gauge, 'Duration of the last uvfleet maintain run.')
         .add(round(result['duration'], 3)),
     ]
     ok = textfile.Metric('uvfleet_perms_repair_success', gauge,
-                  '1 when the repair of a managed directory ran and every entry could be handled, else 0.')
+                         '1 when the repair of a managed directory ran and every entry could be handled, else 0.')
     scanned = textfile.Metric('uvfleet_perms_entries_scanned', gauge, 'Entries the last repair scanned in a managed directory.')
     repaired = textfile.Metric('uvfleet_perms_entries_repaired', gauge,
-                        'Entries the last repair changed in a managed directory.')
+                               'Entries the last repair changed in a managed directory.')
     duration = textfile.Metric('uvfleet_perms_repair_duration_seconds', gauge,
-                        'Duration of the last repair of a managed directory.')
+                               'Duration of the last repair of a managed directory.')
     found = textfile.Metric('uvfleet_perms_findings', gauge,
-                     'Findings of the last repair before it acted, by managed directory and kind.')
+                            'Findings of the last repair before it acted, by managed directory and kind.')
     remaining = textfile.Metric('uvfleet_perms_findings_remaining', gauge,
-                         'Findings left after the last repair, by managed directory and kind (no series: none).')
+                                'Findings left after the last repair, by managed directory and kind (no series: none).')
     unsafe = textfile.Metric('uvfleet_perms_unsafe_skipped', gauge,
-                      'Entries the last repair left alone for safety (foreign hardlinks, swapped entries), by kind.')
+                             'Entries the last repair left alone for safety (foreign hardlinks, swapped entries), by kind.')
     for entry in result['dirs']:
         d = entry['dir']
         ok.add(bool(entry['ok']), dir=d)
@@ -58,24 +58,24 @@ def build_metrics(result, last_success):
     fams += [ok, scanned, repaired, duration, found, remaining, unsafe]
     pr = result['prune']
     outcome = textfile.Metric('uvfleet_cache_prune_outcome', gauge,
-                       'Outcome of the last cache prune: 1 for the outcome it had (pruned, skipped: the cache '
-                       'lock stayed busy, failed, off).')
+                              'Outcome of the last cache prune: 1 for the outcome it had (pruned, skipped: the cache '
+                              'lock stayed busy, failed, off).')
     for name in PRUNE_OUTCOMES:
         outcome.add(pr['outcome'] == name, outcome=name)
     fams.append(outcome)
     fams.append(textfile.Metric('uvfleet_cache_prune_duration_seconds', gauge,
-                         'Duration of the last cache prune, lock wait included.').add(round(pr['duration'], 3)))
+                                'Duration of the last cache prune, lock wait included.').add(round(pr['duration'], 3)))
     fams.append(textfile.Metric('uvfleet_cache_prune_lock_timeout_seconds', gauge,
-                         'How long the prune waits for the cache lock (UV_LOCK_TIMEOUT).').add(pr['lock_timeout']))
+                                'How long the prune waits for the cache lock (UV_LOCK_TIMEOUT).').add(pr['lock_timeout']))
     if pr['removed_files'] is not None:
         fams.append(textfile.Metric('uvfleet_cache_prune_removed_files', gauge,
-                             'Files the last cache prune removed.').add(pr['removed_files']))
+                                    'Files the last cache prune removed.').add(pr['removed_files']))
     if result['cache']:
         fams.append(textfile.Metric('uvfleet_cache_size_bytes', gauge,
-                             'Bytes of the regular files in the shared cache after the last run.')
+                                    'Bytes of the regular files in the shared cache after the last run.')
                     .add(result['cache']['size_bytes']))
         fams.append(textfile.Metric('uvfleet_cache_entries', gauge,
-                             'Entries (files, directories, symlinks) in the shared cache after the last run.')
+                                    'Entries (files, directories, symlinks) in the shared cache after the last run.')
                     .add(result['cache']['entries']))
     return fams
 

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 from .kinds import COUNTED, KIND_ORDER, KINDS
 
+
 def _sorted_counts(counts):
     return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: KIND_ORDER.get(kv[0], 99)))
 

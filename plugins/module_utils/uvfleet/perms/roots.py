@@ -41,6 +41,7 @@ SYSTEM_TREES = (
 _ALLOWED_HINT = ('pass the shared tree itself, in a directory of its own outside the system trees, e.g. '
                  '/var/cache/uv, /opt/uv/python, /srv/uv/cache')
 
+
 def _normalise_root(path):
     """Normalise a root path and refuse system directories and trees by name; return the normalised path."""
     if not path or not str(path).strip():

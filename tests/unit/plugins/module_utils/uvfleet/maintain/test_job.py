@@ -28,7 +28,6 @@ from perms_testlib import GID, make_dir, make_file, mode_of
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
 
 
-
 def test_repairs_prunes_the_unreferenced_and_keeps_what_installs_use_and_writes_metrics(node, capsys):
     cache, tools = node['cache'], node['tools']
     (kept,) = archive_entries(cache)

@@ -23,7 +23,6 @@ from perms_testlib import GID, MEMBER_UID, make_dir, make_file
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
 
 
-
 def test_a_held_cache_lock_skips_the_prune_cleanly_and_is_no_failure(node, capsys):
     node['write'](maintenance_lock_timeout=2)
     orphan = os.path.join(node['cache'], 'archive-v0', 'orphan')
