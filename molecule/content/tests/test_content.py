@@ -1,12 +1,14 @@
 """The content check on a real shared cache: real members, real packages from PyPI, real uv.
 
 The tests run in order and build on each other (one story): fill, check clean, damage,
-find, check mode, repair, recover, check clean again.
+find, check mode, repair, recover, a module rewritten together with its RECORD line (found
+against root's record of the entry's first sight), check clean again.
 """
 import base64
 import json
 import os
 
+from tamper import rewrite_with_record
 from uvfleet_story import CACHE, as_user, explain, ok, tree_state
 
 QUARANTINE = CACHE + ".quarantine"
@@ -133,6 +135,41 @@ def test_uv_fetches_again_and_another_member_gets_the_untampered_code(host):
     assert len(pth) == 1
     # bob's cached uvx environment was not touched and still runs
     member(host, "bob", "uvx -q pycowsay again")
+
+
+RECORD_DIR = "/var/lib/uvfleet/content"
+
+
+def test_a_module_rewritten_with_its_record_line_is_found_against_roots_record(host):
+    module = find_one(host, "*/iniconfig/__init__.py")
+    entry = module[:len(ARCHIVE) + 1 + module[len(ARCHIVE) + 1:].index("/")]
+    # the check has seen this entry before (every earlier run recorded what it held): root's record, members out
+    record_dir = host.file(RECORD_DIR)
+    assert record_dir.is_directory and record_dir.user == "root" and record_dir.mode == 0o700
+    assert as_user(host, "bob", "ls %s" % RECORD_DIR).rc != 0
+    rc, report = verify(host)
+    assert report["findings"] == {} and report["record"]["saved"], report["findings"]
+    recorded = report["record"]["entries"]
+    assert recorded["known"] >= 5 and recorded["known"] + recorded["first_seen"] == report["entries"], recorded
+
+    # bob rewrites the module and its RECORD row, so that they match
+    record = rewrite_with_record(host, "bob", entry, "iniconfig/__init__.py", "print('pwned by bob')")
+    # the poison is real: alice's fresh install runs bob's code
+    member(host, "alice", "uv venv -q --clear ~/v4 && uv pip install -q -p ~/v4/bin/python iniconfig")
+    assert "pwned by bob" in member(host, "alice", "~/v4/bin/python -c 'import iniconfig'").stdout
+    # against RECORD alone the entry is sound: the hole of issue 18
+    rc, report = verify(host, "--no-record", "--fail-on-findings")
+    assert rc == 0 and report["findings"] == {}, report["findings"]
+    # against root's record of the entry's first sight it is not
+    rc, report = verify(host, "--fail-on-findings")
+    assert rc == 1 and report["findings"] == {"rewritten": 2}, report["findings"]
+    assert sorted(s["path"] for s in report["samples"]) == sorted([module, record])
+    assert report["remaining"] == [entry[len(ARCHIVE) + 1:]]
+    # the repair moves it; alice's next install gets iniconfig's own code again
+    rc, report = verify(host, "--repair", "--fail-on-findings")
+    assert rc == 0 and [q["entry"] for q in report["quarantined"]] == [entry[len(ARCHIVE) + 1:]]
+    member(host, "alice", "uv venv -q --clear ~/v4 && uv pip install -q -p ~/v4/bin/python iniconfig")
+    assert "pwned" not in member(host, "alice", "~/v4/bin/python -c 'import iniconfig'").stdout
 
 
 def test_the_recovered_cache_is_clean(host, ansible_host):

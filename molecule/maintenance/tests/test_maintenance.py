@@ -3,6 +3,7 @@
 The tests run in file order: the service's first run repairs the damage and
 prunes; then a held cache lock; then a failed run.
 """
+import base64
 import json
 import os
 import time
@@ -10,6 +11,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tamper import rewrite_with_record
 from uvfleet_story import BIN_DIR, CACHE, PYTHON_DIR, SHARED_DIRS, TOOL_DIR, as_user, explain, ok, uv
 
 UNIT = "uvfleet-maintain"
@@ -251,6 +253,8 @@ def test_members_cannot_change_the_job_or_its_output(host):
 
 VERIFY = "uvfleet-verify"
 CONTENT_METRICS = "/var/lib/prometheus/node-exporter/uvfleet_content.prom"
+RECORD_DIR = "/var/lib/uvfleet/content"
+TIB = 1 << 40
 
 
 def start_verify(host):
@@ -267,9 +271,11 @@ def test_the_content_check_has_its_own_slower_timer_and_hardened_unit(host):
     show = host.check_output("systemctl show %s.timer -p TimersCalendar -p RandomizedDelayUSec -p Persistent", VERIFY)
     assert "OnCalendar=Sun *-*-* 05:00:00" in show and "RandomizedDelayUSec=2h" in show, show
     assert "Persistent=yes" in show, show
-    # it writes nothing but its textfile (report only: no quarantine configured)
+    # it writes nothing but its textfile and its record (report only: no quarantine configured)
     rw = host.check_output("systemctl show -p ReadWritePaths --value %s.service", VERIFY)
-    assert rw.split() == ["/var/lib/prometheus/node-exporter"], rw
+    assert rw.split() == ["/var/lib/prometheus/node-exporter", RECORD_DIR], rw
+    record_dir = host.file(RECORD_DIR)
+    assert record_dir.is_directory and record_dir.user == "root" and record_dir.mode == 0o700
     exposure = host.check_output("systemd-analyze security --no-pager %s.service | tail -n 1", VERIFY)
     assert float(exposure.split("exposure level for %s.service: " % VERIFY)[1].split()[0]) <= 5.0, exposure
     assert not host.file(CONTENT_METRICS).exists  # not run yet: the timer is the only way in
@@ -301,3 +307,56 @@ def test_a_module_a_member_rewrote_shows_in_the_content_metrics_until_it_is_quar
     assert started.rc == 0 and "Result=success" in show, (explain(started), show)
     assert value(m, "uvfleet_content_entries_remaining_bad") == 0
     assert host.file(CONTENT_METRICS).user == "root" and host.file(CONTENT_METRICS).mode == 0o644
+
+
+# bob's sparse file of 8 TiB (no block on disk) in an entry of his with a RECORD that claims it
+SPARSE = """
+import os, sys
+entry = sys.argv[1]
+os.makedirs(os.path.join(entry, "big-1.0.dist-info"))
+with open(os.path.join(entry, "big.bin"), "wb") as handle:
+    handle.truncate(8 << 40)
+with open(os.path.join(entry, "big-1.0.dist-info", "RECORD"), "w") as handle:
+    handle.write("big.bin,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,%d\\nbig-1.0.dist-info/RECORD,,\\n" % (8 << 40))
+"""
+
+
+def test_the_job_finds_a_consistent_rewrite_and_says_what_it_could_not_hash(host):
+    module = host.check_output("ls -d %s/archive-v0/*/markupsafe/__init__.py | head -n 1", CACHE)
+    entry = module[:-len("/markupsafe/__init__.py")]
+    rewrite_with_record(host, "bob", entry, "markupsafe/__init__.py", "import os  # bob was here")
+    # RECORD alone cannot tell (the hole of issue 18)
+    assert json.loads(ok(host.run("uvfleet verify --compact --no-record")).stdout)["remaining"] == []
+    planted = CACHE + "/archive-v0/bobs-entry"
+    ok(as_user(host, "bob", "echo %s | base64 -d | python3 - %s" % (base64.b64encode(SPARSE.encode()).decode(), planted)))
+    assert int(host.check_output("stat -c %%b %s/big.bin", planted)) < 64
+
+    started, show, m = start_verify(host)
+    assert started.rc == 0 and "Result=success" in show, (explain(started), show)
+    text = host.file(CONTENT_METRICS).content_string
+    report("content check metrics after a consistent rewrite and a sparse file:\n%s" % text)
+    # the rewrite, against the record the job's earlier runs kept
+    assert value(m, "uvfleet_content_entries_remaining_bad") == 1
+    assert value(m, "uvfleet_content_findings", kind="rewritten", **{"class": "bad"}) == 2
+    assert value(m, "uvfleet_content_record_saved") == 1
+    assert value(m, "uvfleet_content_record_entries", state="known") > 10
+    # the sparse file: not hashed, and said so
+    assert value(m, "uvfleet_content_check_complete") == 0
+    assert value(m, "uvfleet_content_skipped_files", reason="file_size") == 1
+    assert value(m, "uvfleet_content_skipped_bytes") == 8 * TIB
+    assert value(m, "uvfleet_content_bytes_hashed") < 1 << 30
+    line = host.check_output("journalctl -u %s.service -o cat --no-pager | grep '^uvfleet verify: ' | tail -n 1",
+                             VERIFY)
+    assert line.startswith("uvfleet verify: BAD: ") and "1 files (file_size)" in line, line
+    assert entry[len(CACHE) + len("/archive-v0/"):] in line
+    run_time = host.check_output("systemctl show %s.service -p ExecMainStartTimestampMonotonic "
+                                 "-p ExecMainExitTimestampMonotonic", VERIFY)
+    report("content check with an 8 TiB sparse file planted: %s" % run_time.replace("\n", ", "))
+
+    # the admin quarantines the rewritten entry and removes bob's; the next run is clean and complete
+    ok(host.run("uvfleet verify --repair --compact"))
+    ok(host.run("rm -rf %s", planted))
+    started, show, m = start_verify(host)
+    assert started.rc == 0 and "Result=success" in show, (explain(started), show)
+    assert value(m, "uvfleet_content_entries_remaining_bad") == 0
+    assert value(m, "uvfleet_content_check_complete") == 1

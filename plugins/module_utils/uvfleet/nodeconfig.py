@@ -17,6 +17,8 @@ read it, the doctor needs it; it holds no secret).  Keys (all optional):
     acl              auto | required | off;  fallback  true where the umask
                      fallback is active;  fallback_umask
     wrapper_dir, real_bin_dir, uv_toml_path, link_mode
+    content_record_dir  where ``uvfleet verify`` keeps its record of each cache entry's
+                     first sight (the scheduled content check's, /var/lib/uvfleet/content)
 
 A missing file is an empty configuration (a node the role has not set up); a
 file that is not root-owned, is writable by anyone but root, or does not parse

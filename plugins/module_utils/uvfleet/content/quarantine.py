@@ -32,7 +32,10 @@ import stat
 import time
 
 from . import check as content
+from . import record
+from ..fs import fileio
 from ..fs import walk
+from ..perms.errors import RefusedRoot
 
 DEFAULT_LOCK_TIMEOUT = 60
 
@@ -47,33 +50,25 @@ def default_dir(cache):
 
 
 def open_quarantine(qdir, cache, cache_st, create=True):
-    """Open (create) the quarantine dir; check it is root-only, outside the cache, same fs; return its fd."""
+    """Open (create) the quarantine dir; check it is root-only, outside the cache, same fs; return its fd.
+
+    It is opened component by component from ``/`` without following a symlink,
+    and every ancestor must be root's and not writable by anyone else (the same
+    rule as for the root-held record, ``record.dir_check``).
+    """
     qdir = os.path.normpath(os.path.abspath(qdir))
     real_cache = os.path.realpath(cache)
     real_q = os.path.realpath(qdir)
     if real_q == real_cache or real_q.startswith(real_cache.rstrip('/') + '/'):
         raise QuarantineError('the quarantine directory %s is inside the cache %s: uv cache prune would delete it; '
                               'choose a directory beside the cache' % (qdir, cache))
-    parent, name = os.path.split(qdir)
     try:
-        pfd = os.open(parent, walk.DIR_FLAGS)
+        qfd, st = walk.open_path(qdir, record.dir_check(qdir, cache_st), create=0o700 if create else None)
+    except (record.RecordError, RefusedRoot) as exc:
+        raise QuarantineError('the quarantine directory %s is refused: %s' % (qdir, exc))
     except OSError as exc:
-        raise QuarantineError('cannot open %s (parent of the quarantine directory): %s' % (parent, exc.strerror))
-    try:
-        if create:
-            try:
-                os.mkdir(name, 0o700, dir_fd=pfd)
-            except OSError as exc:
-                if exc.errno != errno.EEXIST:
-                    raise QuarantineError('cannot create %s: %s' % (qdir, exc.strerror))
-        try:
-            qfd = os.open(name, walk.DIR_FLAGS, dir_fd=pfd)
-        except OSError as exc:
-            raise QuarantineError('cannot open the quarantine directory %s: %s (a symlink is refused)'
-                                  % (qdir, exc.strerror))
-    finally:
-        os.close(pfd)
-    st = os.fstat(qfd)
+        raise QuarantineError('cannot open the quarantine directory %s: %s (a symlink is refused)'
+                              % (qdir, exc.strerror))
     problem = None
     if st.st_uid != os.geteuid():
         problem = 'belongs to uid %d, not to uid %d' % (st.st_uid, os.geteuid())
@@ -118,7 +113,10 @@ def _note(cache, bad, now):
         'from': os.path.join(cache, content.ARCHIVE, bad['entry']),
         'kind': bad['kind'],
         'quarantined_at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now)),
-        'reason': 'content check: the entry differs from its RECORD',
+        'reason': ('content check: a name in archive-v0 that is not a directory (uv makes only directories there)'
+                   if bad['kind'] == 'other' else
+                   'content check: the entry differs from its RECORD, or from what the check recorded when it '
+                   'first saw it'),
         'findings': bad['findings'],
         'samples': bad['samples'],
         'undo': 'nothing to undo: uv fetches the distribution again when it needs it',
@@ -159,7 +157,9 @@ def _move(cache, bad, archive_fd, qfd, qdir):
     except OSError as exc:
         return {'entry': name, 'status': 'vanished' if walk.vanished_error(exc) else 'error', 'to': '',
                 'msg': exc.strerror}
-    if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != (bad['dev'], bad['ino']):
+    # an entry is a directory; a name in archive-v0 that is not one (kind 'other') is moved as it is
+    if (bad.get('kind') != 'other' and not stat.S_ISDIR(st.st_mode)) \
+            or (st.st_dev, st.st_ino) != (bad['dev'], bad['ino']):
         return {'entry': name, 'status': 'changed', 'to': '', 'msg': 'replaced since the check; check again'}
     now = time.time()
     slot = '%s-%s' % (time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now)), name)
@@ -170,8 +170,7 @@ def _move(cache, bad, archive_fd, qfd, qdir):
                 % (qdir, slot, exc.strerror)}
     sfd = os.open(slot, walk.DIR_FLAGS, dir_fd=qfd)
     try:
-        nfd = os.open('note.json', os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | walk.O_CLOEXEC, 0o600,
-                      dir_fd=sfd)
+        nfd = os.open('note.json', fileio.NEW_FLAGS, 0o600, dir_fd=sfd)
         with os.fdopen(nfd, 'w') as handle:
             json.dump(_note(cache, bad, now), handle, indent=2, sort_keys=True)
             handle.write('\n')

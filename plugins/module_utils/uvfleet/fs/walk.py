@@ -69,14 +69,16 @@ def _partial_stat(info):
     return os.stat_result((info.mode, info.ino, info.dev, 0, 0, 0, 0, 0, 0, 0))
 
 
-def open_path(path, check=None):
+def open_path(path, check=None, create=None):
     """Open a directory by absolute path, component by component from ``/``, never following a symlink.
 
     Every component is opened with O_DIRECTORY|O_NOFOLLOW relative to the fd of
     the one before: a symlink anywhere in the path fails (ELOOP), it is never
     followed.  ``check(parent_path, parent_st, name, st)`` is called for each
     component once it is open (``parent_st`` None for ``/``) and may raise to
-    refuse it.  Returns ``(fd, st)`` of the last component; OSError propagates.
+    refuse it.  ``create`` (a mode): a missing component is made with
+    ``mkdirat`` relative to its checked parent, then opened and checked like the
+    others.  Returns ``(fd, st)`` of the last component; OSError propagates.
     """
     if not path.startswith('/'):
         raise ValueError('not an absolute path: %r' % (path,))
@@ -89,12 +91,33 @@ def open_path(path, check=None):
         for name in [c for c in path.split('/') if c]:
             if name in ('.', '..'):
                 raise ValueError('path %r is not normalised' % (path,))
-            cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            made = False
+            try:
+                cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if create is None or exc.errno != errno.ENOENT:
+                    raise
+                try:
+                    os.mkdir(name, create, dir_fd=fd)
+                    made = True
+                except OSError as mkexc:
+                    if mkexc.errno != errno.EEXIST:
+                        raise
+                cfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            try:
+                cst = os.fstat(cfd)
+                if check is not None:
+                    check(current or '/', st, name, cst)
+            except BaseException:
+                os.close(cfd)
+                if made:  # refused: what we made goes again
+                    try:
+                        os.rmdir(name, dir_fd=fd)
+                    except OSError:
+                        pass
+                raise
             os.close(fd)
             fd = cfd
-            cst = os.fstat(fd)
-            if check is not None:
-                check(current or '/', st, name, cst)
             current += '/' + name
             st = cst
     except BaseException:

@@ -63,8 +63,9 @@ def _writable_by_others(st):
     return st.st_uid != 0 or st.st_mode & 0o022
 
 
-def _root_component_check(norm):
-    """The check open_path runs on each component of a root path (see ``open_root``)."""
+def ancestor_check(norm):
+    """The check open_path runs on each component of a root path (``open_root``), and of any directory
+    root keeps state in (the content check's record and quarantine): ancestors only root can change."""
     def check(parent_path, parent_st, name, st):
         if parent_st is None:
             return
@@ -94,7 +95,7 @@ def open_root(path):
     """
     norm = _normalise_root(path)
     try:
-        fd, st = walk.open_path(norm, _root_component_check(norm))
+        fd, st = walk.open_path(norm, ancestor_check(norm))
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             link = _first_symlink(norm)

@@ -7,30 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 import hashlib
 import os
-import signal
 
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.content import check as content
 
-from content_testlib import DEFAULT_FILES, make_cache, make_env_entry, make_wheel_entry, write
-
-
-@pytest.fixture
-def cache(base):
-    return make_cache(base)
-
-
-@pytest.fixture
-def alarm():
-    """Fail instead of hanging when something blocks (a fifo opened for reading)."""
-    def boom(*_args):
-        raise AssertionError('the check blocked')
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+from content_testlib import DEFAULT_FILES, alarm, cache, make_env_entry, make_wheel_entry, write  # noqa: F401 pylint: disable=unused-import
 
 
 def check(cache, **kw):
@@ -150,14 +132,14 @@ def test_file_rewritten_while_hashed_is_reported_not_judged(cache, monkeypatch):
     real = hashlib.sha256
 
     class Racing(object):
-        """sha256 whose first update lets a member append to the file being hashed."""
+        """sha256 whose first update of core.py lets a member append to it while it is hashed."""
 
         def __init__(self):
             self.inner = real()
             self.done = False
 
         def update(self, data):
-            if not self.done:
+            if not self.done and bytes(data[:7]) == b'def f()':
                 self.done = True
                 with open(path, 'ab') as handle:
                     handle.write(b'# appended\n')

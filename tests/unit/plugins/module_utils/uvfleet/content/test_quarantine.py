@@ -141,7 +141,8 @@ def test_lock_that_is_a_fifo_is_never_opened_blocking(cache):
 def test_uvfleet_verify_command(cache, tmp_path, monkeypatch, capsys):
     damaged(cache)
     conf = tmp_path / 'config.json'
-    conf.write_text(json.dumps({'cache_dir': cache}))
+    rec = tmp_path / 'record'
+    conf.write_text(json.dumps({'cache_dir': cache, 'content_record_dir': str(rec)}))
     os.chmod(str(conf), 0o644)
     monkeypatch.setattr(nodeconfig, 'DEFAULT_PATH', str(conf))
     assert 'verify' in command.SUBCOMMANDS
@@ -152,7 +153,10 @@ def test_uvfleet_verify_command(cache, tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [q['entry'] for q in report['quarantined']] == ['Bad1']
     assert command.main(['verify', '--fail-on-findings', cache]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr()
+    # the node's record directory also when CACHE is given
+    assert json.loads(out.out)['record']['file'].startswith(str(rec) + '/')
+    assert 'uvfleet verify: ok: ' in out.err
     conf.write_text('{}')
     assert command.main(['verify']) == 2
     assert 'no CACHE given' in capsys.readouterr().err

@@ -21,8 +21,9 @@ def test_findings_quarantine_and_remaining_bad_entries_reach_the_metrics(base, c
     bad = make_wheel_entry(cache, entry='Bad1')
     write(os.path.join(bad, 'demo', 'core.py'), b'')  # truncated to zero bytes (uv#6648)
     prom = os.path.join(base, 'uvfleet_content.prom')
+    rec = os.path.join(base, 'record')
 
-    assert command.main(['verify', '--compact', '--metrics-file', prom, cache]) == 0
+    assert command.main(['verify', '--compact', '--record-dir', rec, '--metrics-file', prom, cache]) == 0
     report = json.loads(capsys.readouterr().out)
     m = samples(prom)
     assert value(m, 'uvfleet_content_check_success') == 1
@@ -35,7 +36,7 @@ def test_findings_quarantine_and_remaining_bad_entries_reach_the_metrics(base, c
     assert value(m, 'uvfleet_content_entries_remaining_bad') == 1
     assert value(m, 'uvfleet_content_entries_quarantined') == 0
 
-    assert command.main(['verify', '--repair', '--compact', '--metrics-file', prom, cache]) == 0
+    assert command.main(['verify', '--repair', '--compact', '--record-dir', rec, '--metrics-file', prom, cache]) == 0
     capsys.readouterr()
     m = samples(prom)
     assert value(m, 'uvfleet_content_entries_quarantined') == 1
@@ -44,7 +45,7 @@ def test_findings_quarantine_and_remaining_bad_entries_reach_the_metrics(base, c
 
 def test_a_check_that_cannot_run_says_so_in_the_metrics(base, capsys):
     prom = os.path.join(base, 'uvfleet_content.prom')
-    assert command.main(['verify', '--metrics-file', prom, os.path.join(base, 'no-such-cache')]) == 2
+    assert command.main(['verify', '--no-record', '--metrics-file', prom, os.path.join(base, 'no-such-cache')]) == 2
     assert json.loads(capsys.readouterr().out)['failed'] is True
     m = samples(prom)
     assert value(m, 'uvfleet_content_check_success') == 0
@@ -55,7 +56,8 @@ def test_a_check_that_cannot_run_says_so_in_the_metrics(base, capsys):
 def test_a_metrics_file_that_cannot_be_written_fails_the_run_but_keeps_the_report(base, capsys):
     cache = make_cache(base)
     make_wheel_entry(cache, entry='Good1')
-    assert command.main(['verify', '--compact', '--metrics-file', os.path.join(base, 'metrics.txt'), cache]) == 1
+    assert command.main(['verify', '--compact', '--no-record', '--metrics-file', os.path.join(base, 'metrics.txt'),
+                         cache]) == 1
     out = capsys.readouterr()
     assert 'textfile collector reads *.prom files only' in out.err
     assert json.loads(out.out)['entries'] == 1

@@ -94,8 +94,7 @@ def test_replace_writes_whole_files_of_the_mode_asked_whatever_the_umask(tmp_pat
 def test_only_fileio_spells_the_open_flags():
     """One fact once: every other module of the library takes its open flags from fs/fileio.py.
 
-    content/check.py and content/quarantine.py are being changed on another branch and
-    take theirs through fs/walk.py for now (quarantine still spells the flags of its note.json).
+    (content/check.py takes FILE_FLAGS and DIR_FLAGS through fs/walk.py, which re-exports them.)
     """
     lib = os.path.dirname(os.path.dirname(os.path.abspath(fileio.__file__)))
     spelled = []
@@ -109,4 +108,4 @@ def test_only_fileio_spells_the_open_flags():
                 for lineno, line in enumerate(handle, 1):
                     if 'os.O_NOFOLLOW' in line or "'O_CLOEXEC'" in line:
                         spelled.append('%s:%d' % (os.path.relpath(path, lib), lineno))
-    assert [s for s in spelled if not s.startswith('content/quarantine.py:')] == []
+    assert spelled == []
