@@ -10,6 +10,7 @@ import os
 from uvfleet_story import ok
 
 LIB = "/usr/local/lib/uvfleet/lib"
+METRICS = "/var/lib/prometheus/node-exporter/uvfleet.prom"
 CHECKOUT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugins", "module_utils")
 
 
@@ -48,6 +49,10 @@ def test_the_scheduled_jobs_keep_running_after_the_upgrade(host):
     for timer in ("uvfleet-maintain.timer", "uvfleet-verify.timer"):
         assert host.service(timer).is_enabled and host.service(timer).is_running, timer
         assert ok(host.run("systemctl show %s -p NextElapseUSecRealtime --value" % timer)).stdout.strip(), timer
+    assert not host.file(METRICS).exists  # the converge never runs the job (prepare.yml removed 1.0.0's)
     ok(host.run("systemctl start uvfleet-maintain.service"))  # oneshot: returns when the run has ended
     shown = ok(host.run("systemctl show uvfleet-maintain.service -p Result -p ExecMainStatus")).stdout.split()
     assert sorted(shown) == ["ExecMainStatus=0", "Result=success"], shown
+    assert "uvfleet_maintenance_success 1" in host.file(METRICS).content_string.splitlines()
+    # the node goes on as a fresh converge leaves it: test_maintenance.py starts from a job that has not run
+    ok(host.run("rm -f %s" % METRICS))
