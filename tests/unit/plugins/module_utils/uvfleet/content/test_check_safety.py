@@ -83,4 +83,3 @@ def test_names_a_member_forges_never_reach_the_terminal_raw(cache, base, capsys)
     assert out.out.count('\n') == 1
     report = json.loads(out.out)
     assert sorted(report['remaining']) == sorted([EVIL, 'link\x1b[31m'])
-
