@@ -1,9 +1,12 @@
 """Pythons and tools the play installs for everyone, under both policies.
 
-Debian 12 runs the managed policy, Debian 13 the collaborative one (``policy``
-fixture, from /srv/test-policy). Every user acts through a real login shell.
+Debian 12 runs the managed policy today, after a collaborative last week; Debian 13 the
+collaborative one both weeks (``policy`` fixture, from /srv/test-policy). Every user acts
+through a real login shell. Between the two plays alice, a hostile member, planted her
+Python, tool and receipts (files/hostile-member.sh); the attack tests are at the end.
 """
 import json
+import re
 
 import pytest
 
@@ -12,6 +15,9 @@ from uvfleet_story import BIN_DIR, CACHE, GROUP, PYTHON_DIR, TOOL_DIR, as_user, 
 ROOT_CACHE = "/var/lib/uvfleet/uv-cache"
 MANAGED = [PYTHON_DIR, TOOL_DIR, BIN_DIR]
 WHEEL_PKG = TOOL_DIR + "/wheel/lib/python*/site-packages/wheel/__init__.py"
+WORKER = "_uvfleet"
+ROOT_MARK = "/root/ALICE-RAN-AS-ROOT"
+TOOL_MARKER = "# uvfleet.uv.shared tool wrapper"
 
 
 def only(policy, wanted):
@@ -25,6 +31,11 @@ def digest(host, paths=("/opt/uv",)):
 
 def native(host):
     return ok(host.run("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'")).stdout.strip()
+
+
+def reports(host, path="/root/today-reports.jsonl"):
+    """What today's play reported, one dict per converge (converge.yml)."""
+    return [json.loads(line) for line in host.file(path).content_string.splitlines() if line.strip()]
 
 
 def fails_with_permission_error(result):
@@ -102,7 +113,10 @@ def test_managed_dirs_belong_to_root_and_the_group_only_reads(host, policy):
 
 def test_root_installs_copy_nothing_is_hardlinked_from_a_cache(host, policy):
     only(policy, "managed")
-    assert ok(host.run("find /opt/uv -type f -links +1")).stdout == ""
+    # uv's 0666 lock aside, which alice hardlinked into her home before the idempotence run
+    # (converge.yml): the self-check of that run passed all the same
+    assert ok(host.run("find %s -type f -links +1 ! -path %s/.lock" % (" ".join(MANAGED), TOOL_DIR))).stdout == ""
+    assert ok(host.run("stat -c %%h %s", TOOL_DIR + "/.lock")).stdout.strip() == "2"
     tool_inodes = set(ok(host.run("find %s %s -type f -printf '%%i\\n'", TOOL_DIR, PYTHON_DIR)).stdout.split())
     cache_inodes = set(ok(host.run("find %s %s -type f -printf '%%i\\n'", CACHE, ROOT_CACHE)).stdout.split())
     assert tool_inodes and cache_inodes
@@ -185,12 +199,19 @@ def test_alices_tampering_with_a_managed_tool_fails_and_bob_still_runs_it(host, 
     assert "0.44.0" in ok(as_user(host, "bob", "wheel version")).stdout
 
 
-def test_a_collaborative_past_is_converted_not_deleted(host, policy):
+def test_a_collaborative_past_is_retired_as_it_was_not_adopted(host, policy):
+    """The default uv_shared_retired_dirs: keep. Nothing in the retired dirs was changed."""
     only(policy, "managed")
-    notes = host.file("/opt/uv/tools/alice-notes/README")
+    retired = ok(host.run("ls -d /opt/uv/*.retired-*")).stdout.split()
+    names = sorted(re.sub(r"\.retired-\d{8}T\d{6}Z$", "", p) for p in retired)
+    assert names == sorted(MANAGED), retired
+    tools = [p for p in retired if p.startswith(TOOL_DIR + ".")][0]
+    notes = host.file(tools + "/alice-notes/README")
     assert notes.content_string == "left by alice\n"
-    assert notes.user == "root" and notes.group == GROUP and notes.mode == 0o640
-    assert as_user(host, "alice", "echo x >> /opt/uv/tools/alice-notes/README").rc != 0
+    assert (notes.user, notes.group, notes.mode) == ("alice", GROUP, 0o660)  # as she left it: no chown, no chmod
+    assert not host.file(TOOL_DIR + "/alice-notes").exists
+    # what members made stays theirs and reachable for them, to copy out what they need
+    ok(as_user(host, "alice", "cat %s/alice-notes/README" % tools))
 
 
 def test_what_a_member_does_instead_works(host, policy):
@@ -208,7 +229,8 @@ def test_what_a_member_does_instead_works(host, policy):
 def test_collaborative_root_alice_and_bob_share_the_python_dir(host, policy):
     only(policy, "collaborative")
     version = native(host)
-    assert host.file(PYTHON_DIR + "/cpython-3.9.2-linux-x86_64-gnu").user == "root"
+    # root's play installed it as the worker account, never as root
+    assert host.file(PYTHON_DIR + "/cpython-3.9.2-linux-x86_64-gnu").user == WORKER
     result = ok(uv(host, "alice", "python install %s" % version))
     assert "Installed Python" in result.stderr, explain(result)
     assert "Permission denied" not in result.stderr
@@ -244,3 +266,96 @@ def test_carol_can_do_nothing_with_the_shared_dirs(host):
                     "uv tool install pycowsay", "python3 -c 'open(\"/opt/uv/bin/wheel\")'"):
         assert as_user(host, "carol", attempt).rc != 0, attempt
     assert digest(host) == before
+
+
+# -- alice's attacks (files/hostile-member.sh), issue 18 -----------------------------
+
+def test_alices_sitecustomize_never_ran_as_root(host, policy):
+    """Her sitecustomize.py in the shared Pythons leaves /root/ALICE-RAN-AS-ROOT when it runs as root.
+
+    Debian 12: root's request for her version was answered by her install until the switch
+    retired it. Debian 13: the play queries that Python every run, as the worker account:
+    her code did run (the mark of the worker's uid shows the attack was live), never as root.
+    """
+    assert not host.file(ROOT_MARK).exists, host.file(ROOT_MARK).content_string
+    if policy == "collaborative":
+        uid = ok(host.run("id -u %s", WORKER)).stdout.strip()
+        assert host.file("/tmp/alice-marks/ran-as-%s" % uid).exists, ok(host.run("ls -l /tmp/alice-marks")).stdout
+
+
+def test_the_managed_python_and_tool_are_roots_fresh_installs_not_hers(host, policy):
+    only(policy, "managed")
+    made = {}
+    for line in host.file("/root/alice-made").content_string.splitlines():
+        path, inode, owner = line.rsplit(" ", 2)
+        made[path] = (inode, owner)
+    version = native(host)
+    hers = [p for p in made if re.match(r"%s/cpython-%s\.\d+-linux-[^/]*$" % (re.escape(PYTHON_DIR), re.escape(version)), p)]
+    assert len(hers) == 1 and made[hers[0]][1] == "alice", made
+    for path in hers + [TOOL_DIR + "/wheel"]:
+        now = host.file(path)
+        assert now.is_directory and now.user == "root", path
+        assert ok(host.run("stat -c %%i %s", path)).stdout.strip() != made[path][0], "%s is still her inode" % path
+    assert ok(host.run("find %s -name sitecustomize.py", PYTHON_DIR)).stdout == ""
+    assert ok(host.run("find %s ! -user root -printf '%%p\\n'" % " ".join(MANAGED))).stdout == ""
+    # her install and her tool are in the retired dirs, untouched, sitecustomize.py included
+    assert ok(host.run("find /opt/uv/python.retired-* -name sitecustomize.py -user alice")).stdout.strip()
+    assert ok(host.run("find /opt/uv/tools.retired-*/wheel -maxdepth 0 -user alice")).stdout.strip()
+    # the managed wheel runs on root's fresh interpreter, for everyone
+    assert "0.44.0" in ok(as_user(host, "bob", "wheel version")).stdout
+
+
+def test_no_wrapper_for_a_name_a_member_wrote_into_a_receipt(host, policy):
+    """ls, uv, ../x, a name with a newline, python3, and a name without a file in the venv."""
+    wrappers = ok(host.run("grep -lsF %s /usr/local/bin/* /usr/local/sbin/* /usr/local/* || true",
+                           TOOL_MARKER)).stdout.split()
+    expected = {"/usr/local/bin/wheel"} | ({"/usr/local/bin/pyflakes"} if policy == "collaborative" else set())
+    assert set(wrappers) == expected, wrappers
+    for path in ("/usr/local/bin/ls", "/usr/local/bin/python3", "/usr/local/bin/ghost", "/usr/local/x",
+                 "/usr/local/bin/x"):
+        assert not host.file(path).exists, path
+    assert "# uvfleet.uv.shared wrapper for" in host.file("/usr/local/bin/uv").content_string
+    assert ok(host.run("find /usr/local -newer /root/pythons_tools.lastweek -name '*[!a-zA-Z0-9._+-]*' "
+                       "! -path '/usr/local/lib/*'")).stdout == ""
+    assert ok(as_user(host, "carol", "ls / >/dev/null"))  # an outsider's ls is the system's
+    if policy == "collaborative":
+        # every run reports them (and the play goes on: a member must not be able to fail it)
+        for report in reports(host):
+            refused = report["no_wrapper"]
+            for name in ("ls", "uv", "../x", "a\\\\nb", "python3", "ghost"):
+                assert any('"%s"' % name in row for row in refused), (name, refused)
+
+
+def test_a_receipts_install_path_is_never_deleted_as_root(host, policy):
+    """pyjokes' receipt names /etc/alice-victim; today's play uninstalls pyjokes."""
+    assert host.file("/etc/alice-victim").content_string == "a file of root's\n"
+    assert not host.file(TOOL_DIR + "/pyjokes").exists
+    assert not host.file("/usr/local/bin/pyjoke").exists
+    if policy == "collaborative":
+        first = reports(host)[0]["tools"]
+        assert first["user"] == WORKER and "pyjokes" in first["removed"], first
+        assert any("pyjokes" in w and "/etc/alice-victim" in w for w in first["warnings"]), first
+
+
+def test_collaborative_installs_run_as_the_worker_account(host, policy):
+    only(policy, "collaborative")
+    for report in reports(host):
+        assert report["pythons"]["user"] == WORKER and report["tools"]["user"] == WORKER, report
+    assert host.file("/root/lastweek-python-owner.txt").content_string.strip() == WORKER
+    assert host.file(TOOL_DIR + "/wheel").user == WORKER
+    assert ok(host.run("find %s %s -mindepth 1 -user root -printf '%%p\\n'", PYTHON_DIR, TOOL_DIR)).stdout == ""
+
+
+def test_check_mode_reported_the_retirement_and_changed_nothing(host, policy):
+    """converge.yml runs today's play with --check first, on the node that switches."""
+    only(policy, "managed")
+    digests = host.file("/root/checkrun-digests").content_string.split()
+    assert len(digests) == 2 and digests[0] == digests[1], "the check run changed something"
+    report = json.loads(host.file("/root/checkrun-report.json").content_string)
+    assert report["check_mode"] is True
+    assert sorted(report["retire"]["retiring"]) == sorted(MANAGED), report
+    first = reports(host)[0]["retire"]
+    assert sorted(r["dir"] for r in first["retired"]) == sorted(MANAGED), first
+    assert {r["to"] for r in first["retired"]} == set(ok(host.run("ls -d /opt/uv/*.retired-*")).stdout.split())
+    assert all(r["why"] for r in first["retired"]), first
+    assert not reports(host)[-1]["retire"]["retired"]  # the second converge retires nothing

@@ -3,7 +3,9 @@
 #   managed-uv-files.py JSON
 #
 # JSON: {"dirs": [{"path": "/opt/uv/tools", "lock": "keep"}, {"path": "/opt/uv/python", "lock": "remove"}],
-#        "check": false}
+#        "check": false, "fresh": ["/opt/uv/python"]}
+#
+# "fresh": in check mode, dirs that the role's directory tasks would retire and make anew.
 #
 # Run by the role with the node's python3 (ansible.builtin.script), as root, after root's
 # installs. Members cannot write a managed dir (root's, mode 2750), yet uv writes there:
@@ -125,6 +127,10 @@ def main():
     actions, cleaned = [], []
     for entry in conf["dirs"]:
         path = entry["path"]
+        if conf["check"] and path in conf.get("fresh", ()):
+            # to be retired and made anew (managed-retire.py): what is there now is not looked at
+            actions.append("created %s/.gitignore (with the directory)" % path)
+            continue
         try:
             dir_fd = os.open(path, DIR_FLAGS)
         except OSError as exc:

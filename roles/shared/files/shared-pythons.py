@@ -3,26 +3,30 @@
 #   shared-pythons.py JSON
 #
 # JSON: {"uv": "/usr/local/bin/uv", "dir": "/opt/uv/python", "record": FILE,
-#        "requests": ["3.12", ...], "prune": false, "check": false, "umask": "0027"}
+#        "requests": ["3.12", ...], "prune": false, "check": false, "umask": "0027",
+#        "managed": true, "fresh": false, "worker": "_uvfleet", "group": "uvshared",
+#        "lib": "/usr/local/lib/uvfleet/lib"}
 #
-# Run by the role with the node's python3 (ansible.builtin.script), as root, through the uv wrapper (which sets UV_PYTHON_INSTALL_DIR and
-# UV_PYTHON_BIN_DIR). A request that an installed Python already satisfies is not
-# installed again, and nothing is downloaded for it (uv python find
-# --no-python-downloads). The record FILE lists the installation keys root
-# installed; with prune, a key the requests no longer need is uninstalled. A key a
-# member installed is never pruned. Prints one JSON object: changed, installed,
-# pruned, kept (request -> key).
+# Run by the role with the node's python3 (ansible.builtin.script), as root, through the
+# uv wrapper (which sets UV_PYTHON_INSTALL_DIR and UV_PYTHON_BIN_DIR), with the node
+# command's library ("lib", uvfleet/pythons_tools/installs.py):
+#
+# - managed: the dir holds only root's files (tasks/pythons_tools.yml verifies that
+#   first, after managed-retire.py retired anything else), and root's uv looks only
+#   there (--managed-python, a PATH of system dirs, working directory /): it never runs an interpreter a member could have written.
+# - collaborative: members can change every interpreter there, and uv runs the ones it
+#   finds, so every uv command runs as the worker account (installs.Runner), never as
+#   root. Root only writes its record FILE.
+#
+# A request that an installed Python already satisfies is not installed again, and
+# nothing is downloaded for it (uv python find --no-python-downloads). The record FILE
+# lists the installation keys root's play installed; with prune, a key the requests no
+# longer need is uninstalled. A key someone else installed is never pruned. "fresh"
+# (check mode, the dir is to be retired): the dir is taken as empty and uv is not run.
+# Prints one JSON object: changed, installed, pruned, kept (request -> key), record.
 import json
 import os
-import subprocess
 import sys
-
-ENV = dict(os.environ, UV_PYTHON_DOWNLOADS="manual", NO_COLOR="1")
-
-
-def uv(conf, *args):
-    return subprocess.run([conf["uv"]] + list(args), env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
 
 
 def fail(msg, result=None):
@@ -32,16 +36,12 @@ def fail(msg, result=None):
     sys.exit(1)
 
 
-def key_of(conf, request):
+def key_of(installs, uv, conf, request):
     """The installation key in conf["dir"] that satisfies request, or None."""
-    found = uv(conf, "python", "find", "--managed-python", "--no-python-downloads", "--no-project", request)
+    found = uv.run("python", "find", "--managed-python", "--no-python-downloads", "--no-project", request)
     if found.returncode != 0:
         return None
-    real = os.path.realpath(found.stdout.strip())
-    top = os.path.realpath(conf["dir"]) + os.sep
-    if not real.startswith(top):
-        return None
-    return real[len(top):].split(os.sep, 1)[0]
+    return installs.install_key(conf["dir"], found.stdout.strip())
 
 
 def read_record(path):
@@ -66,24 +66,34 @@ def write_record(path, keys):
 def main():
     conf = json.loads(sys.argv[1])
     os.umask(int(conf.get("umask", "0027"), 8))
+    sys.dont_write_bytecode = True  # nothing of root's into the library's directory
+    sys.path.insert(0, conf["lib"])
+    # pylint: disable-next=import-error  # the node command's library (conf["lib"])
+    from uvfleet.pythons_tools import installs
+
+    try:
+        worker, fresh = installs.who_installs(conf, "Pythons", conf["dir"])
+    except installs.InstallError as exc:
+        fail(str(exc))
+    uv = installs.Runner(conf["uv"], worker=worker, extra_env={"UV_PYTHON_DOWNLOADS": "manual"})
     installed, pruned, kept = [], [], {}
     wanted = set()
     for request in conf["requests"]:
-        key = key_of(conf, request)
+        key = None if fresh else key_of(installs, uv, conf, request)
         if key is None:
             installed.append(request)
             if conf["check"]:
                 continue
-            result = uv(conf, "python", "install", "--compile-bytecode", request)
+            result = uv.run("python", "install", "--compile-bytecode", request)
             if result.returncode != 0:
                 fail("uv python install %s failed" % request, result)
-            key = key_of(conf, request)
+            key = key_of(installs, uv, conf, request)
             if key is None:
                 fail("uv python install %s succeeded but no Python in %s satisfies it" % (request, conf["dir"]), result)
         kept[request] = key
         wanted.add(key)
     record = read_record(conf["record"])
-    present = set(os.listdir(conf["dir"])) if os.path.isdir(conf["dir"]) else set()
+    present = set() if fresh or not os.path.isdir(conf["dir"]) else set(os.listdir(conf["dir"]))
     keep = set(wanted)
     for key in record:
         if key in wanted or key not in present:
@@ -94,13 +104,14 @@ def main():
         pruned.append(key)
         if conf["check"]:
             continue
-        result = uv(conf, "python", "uninstall", key)
+        result = uv.run("python", "uninstall", key)
         if result.returncode != 0:
             fail("uv python uninstall %s failed" % key, result)
+    keep.discard(None)
     if not conf["check"] and sorted(keep) != record:
         write_record(conf["record"], keep)
     print(json.dumps({"changed": bool(installed or pruned), "installed": installed, "pruned": pruned,
-                      "kept": kept, "record": sorted(keep)}))
+                      "kept": kept, "record": sorted(keep), "user": worker.name if worker else "root"}))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,15 @@ def open_root(path):
     fd returned is the one that is walked: its (st_dev, st_ino) is what was checked.
     """
     norm = _normalise_root(path)
+    fd, st = open_checked(norm)
+    return norm, fd, st
+
+
+def open_checked(norm):
+    """Open the directory at the absolute, normalised path ``norm`` as ``open_root`` does, system directories
+    included: component by component with O_NOFOLLOW, each ancestor root's and closed to others.  (fd, st);
+    RefusedRoot when a component is a symlink or an ancestor can be changed by someone other than root.
+    """
     try:
         fd, st = walk.open_path(norm, ancestor_check(norm))
     except OSError as exc:
@@ -105,7 +114,7 @@ def open_root(path):
                                   % (norm, link))
             raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
         raise RefusedRoot('cannot use %s: %s; pass an existing directory' % (norm, exc.strerror))
-    return norm, fd, st
+    return fd, st
 
 
 def _first_symlink(norm):

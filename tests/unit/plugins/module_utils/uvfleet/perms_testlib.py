@@ -5,14 +5,17 @@
 
 from __future__ import absolute_import, division, print_function
 
+import base64
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
 import time
+import zipfile
 
 import pytest
 
@@ -323,3 +326,28 @@ def install_node_command(prefix, shebang=None):
                  os.path.dirname(lib)):
         os.chmod(path, 0o755)
     return script
+
+
+def make_wheel(directory, name='tinypkg', version='1.0'):
+    """A minimal pure-Python wheel with a console script."""
+    files = {
+        '%s/__init__.py' % name: b'VALUE = 42\ndef main():\n    print(VALUE)\n',
+        '%s-%s.dist-info/METADATA' % (name, version): ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n'
+                                                       % (name, version)).encode(),
+        '%s-%s.dist-info/WHEEL' % (name, version): b'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
+                                                   b'Tag: py3-none-any\n',
+        '%s-%s.dist-info/entry_points.txt' % (name, version): ('[console_scripts]\n%s = %s:main\n'
+                                                               % (name, name)).encode(),
+    }
+    record = '%s-%s.dist-info/RECORD' % (name, version)
+    lines = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+        lines.append('%s,sha256=%s,%d' % (path, digest, len(data)))
+    lines.append('%s,,' % record)
+    files[record] = ('\n'.join(lines) + '\n').encode()
+    path = os.path.join(directory, '%s-%s-py3-none-any.whl' % (name, version))
+    with zipfile.ZipFile(path, 'w') as whl:
+        for member, data in files.items():
+            whl.writestr(member, data)
+    return path

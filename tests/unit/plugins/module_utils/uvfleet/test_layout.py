@@ -34,6 +34,8 @@ ALLOWED = {
     'uvfleet.content': {'uvfleet', 'uvfleet.fs', 'uvfleet.metrics', 'uvfleet.perms.roots', 'uvfleet.perms.errors'},
     'uvfleet.doctor': {'uvfleet', 'uvfleet.fs', 'uvfleet.metrics'},
     'uvfleet.maintain': {'uvfleet', 'uvfleet.fs', 'uvfleet.metrics', 'uvfleet.perms'},
+    # the role's install scripts: the worker account, the shared group, a root-only parent opened as a root is
+    'uvfleet.pythons_tools': {'uvfleet', 'uvfleet.fs', 'uvfleet.perms'},
     'uvfleet.cmd': {'uvfleet', 'uvfleet.fs', 'uvfleet.metrics', 'uvfleet.perms', 'uvfleet.content', 'uvfleet.doctor',
                     'uvfleet.maintain'},
 }

@@ -5,46 +5,18 @@
 
 from __future__ import absolute_import, division, print_function
 
-import base64
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
 
-from perms_testlib import GID, make_dir
+from perms_testlib import GID, make_dir, make_wheel
 UV = shutil.which('uv')
 WORKER = 'uvfleet-tworker'  # tests/unit/conftest.py makes it: the role's uv_shared_worker_user
-
-
-def _wheel(directory, name='tinypkg', version='1.0'):
-    """A minimal pure-Python wheel with a console script."""
-    files = {
-        '%s/__init__.py' % name: b'VALUE = 42\ndef main():\n    print(VALUE)\n',
-        '%s-%s.dist-info/METADATA' % (name, version): ('Metadata-Version: 2.1\nName: %s\nVersion: %s\n'
-                                                       % (name, version)).encode(),
-        '%s-%s.dist-info/WHEEL' % (name, version): b'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
-                                                   b'Tag: py3-none-any\n',
-        '%s-%s.dist-info/entry_points.txt' % (name, version): ('[console_scripts]\n%s = %s:main\n'
-                                                               % (name, name)).encode(),
-    }
-    record = '%s-%s.dist-info/RECORD' % (name, version)
-    lines = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
-        lines.append('%s,sha256=%s,%d' % (path, digest, len(data)))
-    lines.append('%s,,' % record)
-    files[record] = ('\n'.join(lines) + '\n').encode()
-    path = os.path.join(directory, '%s-%s-py3-none-any.whl' % (name, version))
-    with zipfile.ZipFile(path, 'w') as whl:
-        for member, data in files.items():
-            whl.writestr(member, data)
-    return path
 
 
 def uv(cache, *args):
@@ -62,7 +34,7 @@ def make_node(base, tmp_path, monkeypatch):
         make_dir(d)
     wheels = str(tmp_path / 'wheels')
     os.mkdir(wheels)
-    _wheel(wheels)
+    make_wheel(wheels)
     venv = str(tmp_path / 'venv')
     for args in (('venv', '-q', '-p', sys.executable, venv),
                  ('pip', 'install', '-q', '-p', venv, '--find-links', wheels, 'tinypkg')):
@@ -103,6 +75,12 @@ def archive_entries(cache):
 
 
 def maintain_main(capsys, *argv):
-    code = command.main(['maintain'] + list(argv))
+    """Run `uvfleet maintain` in this process; the umask it sets (the job's) is undone afterwards."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        code = command.main(['maintain'] + list(argv))
+    finally:
+        os.umask(umask)
     out = capsys.readouterr()
     return code, out.out, out.err
