@@ -543,152 +543,191 @@ def check_entry(archive_fd, name, root_st, max_samples=20, buf=None, limits=None
     None when it has none.  ``lock_fd``: the open cache root, whose ``.lock`` a
     finding of removal is confirmed under (uv's prune may be deleting the entry).
     """
-    res = EntryResult(name)
     limits = limits or Limits()
-    deadline = limits.deadline
-    clock = time.monotonic
-    if deadline is not None and clock() > deadline:
+    if limits.deadline is not None and time.monotonic() > limits.deadline:
+        res = EntryResult(name)
         res.entry_skip = TIME_BUDGET
         res.skip('', TIME_BUDGET, 'not checked: the time budget of the run was used up', max_samples=max_samples)
         res.action = 'carry' if old is not None else None
         return res
-    walker = walk.Walker(ARCHIVE)
-    walker.root_stat = root_st
-    prefix = '%s/%s/' % (ARCHIVE, name)
-    cut = len(prefix)
-    found = {}       # sub -> (status, digest or link target, size, mode)
-    records = {}
-    listed = {}
-    hashed_rows = 0
-    gone = []        # prefixes of directories that vanished or were swapped during the walk
-    dirs = set()
-    venv = None
-    aborted = False
-    max_file = limits.max_file_bytes
-    max_entry = limits.max_entry_bytes
-    if buf is None:
-        buf = bytearray(BUFFER_SIZE)
-    events = walker.walk_task(archive_fd, name, prefix[:-1], 2)
-    try:
-        for event, pfd, fname, rel, st, extra in events:
-            sub = rel[cut:]
-            if event == walk.DIR:
-                if not sub:
-                    res.dev, res.ino = st.st_dev, st.st_ino
-                    try:
-                        pst = os.stat('pyvenv.cfg', dir_fd=extra, follow_symlinks=False)
-                        venv = stat.S_ISREG(pst.st_mode)
-                    except OSError:
-                        venv = False
-                    if venv:
-                        res.kind = 'environment'
-                    records = read_records(extra, venv)
-                    listed, hashed_rows = _listing(res, records, max_samples)
-                else:
-                    dirs.add(sub)
-                continue
-            if not sub:  # the entry itself vanished or was swapped
-                res.add(VANISHED if event == walk.VANISHED else CHANGED, '', max_samples=max_samples)
-                res.action = 'drop' if event == walk.VANISHED else ('carry' if old is not None else None)
-                return res
-            if event in (walk.VANISHED, walk.SWAPPED, walk.OTHER_FS, walk.TOO_DEEP, walk.ERROR):
-                if event == walk.VANISHED:
-                    gone.append(sub + '/')
-                elif event == walk.SWAPPED:
-                    gone.append(sub + '/')
-                    res.add(CHANGED, sub, 'swapped during the walk', max_samples=max_samples)
-                else:
-                    res.add(ERROR, sub, event if extra is None else '%s: %s' % (event, extra), max_samples=max_samples)
-                continue
-            res.files += 1
-            if res.files > MAX_FILES_PER_ENTRY:
-                res.add(ERROR, '', 'more than %d files in one entry: not checked' % MAX_FILES_PER_ENTRY,
-                        max_samples=max_samples)
-                res.counts.pop(UNVERIFIABLE, None)
-                res.action = 'carry' if old is not None else None
-                return res
-            if deadline is not None and clock() > deadline:
-                aborted = True
-                break
-            if event == walk.LINK:
-                status, target = _readlink(pfd, fname)
-                found[sub] = (status, target, 0, st.st_mode)
-                if status == CHANGED:
-                    res.add(CHANGED, sub, 'replaced while it was read', max_samples=max_samples)
-                continue
-            if event != walk.FILE:
-                found[sub] = (None, None, 0, st.st_mode)
-                continue
-            if sub in records:
-                base, status, data, detail, rst = records[sub]
-                if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
-                    found[sub] = (CHANGED, None, 0, st.st_mode)
-                    res.add(CHANGED, sub, 'RECORD replaced while the entry was read', max_samples=max_samples)
-                elif status == OK and len(data) <= MAX_RECORD_BYTES:
-                    found[sub] = (OK, hashlib.new(_HASH_ALGO, data).digest(), len(data), st.st_mode)
-                else:
-                    found[sub] = (status if status != OK else SIZED, None, st.st_size, st.st_mode)
-                continue
-            if record_base(sub, venv) is not None:  # a RECORD that appeared after they were read
-                found[sub] = (CHANGED, None, 0, st.st_mode)
-                res.add(CHANGED, sub, 'RECORD appeared while the entry was read', max_samples=max_samples)
-                continue
-            size = st.st_size
-            row = listed.get(sub)
-            was = old.get(sub) if old is not None else None
-            if (row is not None and row[1] is not None and row[1] != size) \
-                    or (hashed_rows and row is None and not excepted(sub, venv, False)) \
-                    or (was is not None and (was[0] != 'f' or was[1] != size)):
-                # wrong size, unlisted, or not the size recorded: judged without reading a byte
-                found[sub] = (SIZED, None, size, st.st_mode)
-                continue
-            reason = None
-            if max_file is not None and size > max_file:
-                reason, why = FILE_SIZE, 'larger than the limit of %s per file' % size_text(max_file)
-            elif max_entry is not None and res.bytes + size > max_entry:
-                reason, why = ENTRY_SIZE, 'the entry would pass its limit of %s hashed' % size_text(max_entry)
-            if reason is not None:
-                found[sub] = (SKIPPED, None, size, st.st_mode)
-                res.skip(sub, reason, '%s (%s allocated): %s' % (size_text(size), size_text(st.st_blocks * 512), why),
-                         size, max_samples=max_samples)
-                continue
-            status, digest, nbytes, detail = hash_file(pfd, fname, st, buf, deadline)
-            res.bytes += nbytes
-            if status == SKIPPED:
-                found[sub] = (SKIPPED, None, size, st.st_mode)
-                res.skip(sub, TIME_BUDGET, detail, size - nbytes, max_samples=max_samples)
-                aborted = True
-                break
-            found[sub] = (status, digest, nbytes, st.st_mode)
-            if status == CHANGED:
-                res.add(CHANGED, sub, detail, max_samples=max_samples)
-            elif status == ERROR:
-                res.add(ERROR, sub, detail, max_samples=max_samples)
-    finally:
-        events.close()
-    if aborted:
-        if not res.counts.get(SKIPPED):
-            res.skip('', TIME_BUDGET, 'the time budget of the run was used up while the entry was read: not judged',
-                     max_samples=max_samples)
-        res.action = 'carry' if old is not None else None
+    check = _EntryCheck(name, max_samples, buf, limits, old)
+    decided = check.walk(archive_fd, root_st)
+    return decided if decided is not None else check.conclude(archive_fd, lock_fd)
+
+
+class _EntryCheck(object):
+    """One entry checked: walked (``walk``: its top, its RECORDs, each link and file hashed), then judged
+    (``conclude``).  ``found``: sub -> (status, digest or link target, size, mode) of what the walk met."""
+
+    def __init__(self, name, max_samples, buf, limits, old):
+        self.res = EntryResult(name)
+        self.name = name
+        self.max_samples = max_samples
+        self.buf = bytearray(BUFFER_SIZE) if buf is None else buf
+        self.deadline = limits.deadline
+        self.max_file = limits.max_file_bytes
+        self.max_entry = limits.max_entry_bytes
+        self.old = old
+        self.found = {}
+        self.records = {}
+        self.listed = {}
+        self.hashed_rows = 0
+        self.gone = []       # prefixes of directories that vanished or were swapped during the walk
+        self.dirs = set()
+        self.venv = None
+        self.aborted = False
+
+    def walk(self, archive_fd, root_st):
+        """Walk the entry; an EntryResult when that already decides it (gone, too many files), else None."""
+        res, ms = self.res, self.max_samples
+        walker = walk.Walker(ARCHIVE)
+        walker.root_stat = root_st
+        prefix = '%s/%s/' % (ARCHIVE, self.name)
+        cut = len(prefix)
+        clock = time.monotonic
+        events = walker.walk_task(archive_fd, self.name, prefix[:-1], 2)
+        try:
+            for event, pfd, fname, rel, st, extra in events:
+                sub = rel[cut:]
+                if event == walk.DIR:
+                    if sub:
+                        self.dirs.add(sub)
+                    else:
+                        self.top(extra, st)
+                    continue
+                if not sub:  # the entry itself vanished or was swapped
+                    res.add(VANISHED if event == walk.VANISHED else CHANGED, '', max_samples=ms)
+                    res.action = 'drop' if event == walk.VANISHED else ('carry' if self.old is not None else None)
+                    return res
+                if event in (walk.VANISHED, walk.SWAPPED, walk.OTHER_FS, walk.TOO_DEEP, walk.ERROR):
+                    self.problem(event, sub, extra)
+                    continue
+                res.files += 1
+                if res.files > MAX_FILES_PER_ENTRY:
+                    res.add(ERROR, '', 'more than %d files in one entry: not checked' % MAX_FILES_PER_ENTRY, max_samples=ms)
+                    res.counts.pop(UNVERIFIABLE, None)
+                    res.action = 'carry' if self.old is not None else None
+                    return res
+                if self.deadline is not None and clock() > self.deadline:
+                    self.aborted = True
+                    break
+                if event == walk.LINK:
+                    self.link(pfd, fname, sub, st)
+                elif event != walk.FILE:
+                    self.found[sub] = (None, None, 0, st.st_mode)
+                elif sub in self.records:
+                    self.record_file(sub, st)
+                elif not self.file(pfd, fname, sub, st):
+                    self.aborted = True
+                    break
+        finally:
+            events.close()
+        return None
+
+    def top(self, fd, st):
+        """The entry's own directory: a venv or not, its RECORDs read, what they list."""
+        res = self.res
+        res.dev, res.ino = st.st_dev, st.st_ino
+        try:
+            pst = os.stat('pyvenv.cfg', dir_fd=fd, follow_symlinks=False)
+            self.venv = stat.S_ISREG(pst.st_mode)
+        except OSError:
+            self.venv = False
+        if self.venv:
+            res.kind = 'environment'
+        self.records = read_records(fd, self.venv)
+        self.listed, self.hashed_rows = _listing(res, self.records, self.max_samples)
+
+    def problem(self, event, sub, extra):
+        """A directory of the entry vanished, was swapped, or could not be walked."""
+        if event in (walk.VANISHED, walk.SWAPPED):
+            self.gone.append(sub + '/')
+        if event == walk.SWAPPED:
+            self.res.add(CHANGED, sub, 'swapped during the walk', max_samples=self.max_samples)
+        elif event != walk.VANISHED:
+            self.res.add(ERROR, sub, event if extra is None else '%s: %s' % (event, extra), max_samples=self.max_samples)
+
+    def link(self, pfd, fname, sub, st):
+        status, target = _readlink(pfd, fname)
+        self.found[sub] = (status, target, 0, st.st_mode)
+        if status == CHANGED:
+            self.res.add(CHANGED, sub, 'replaced while it was read', max_samples=self.max_samples)
+
+    def record_file(self, sub, st):
+        """A RECORD, read by ``top``: its digest is that of what was read, if it is still that file."""
+        _base, status, data, _detail, rst = self.records[sub]
+        if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
+            self.found[sub] = (CHANGED, None, 0, st.st_mode)
+            self.res.add(CHANGED, sub, 'RECORD replaced while the entry was read', max_samples=self.max_samples)
+        elif status == OK and len(data) <= MAX_RECORD_BYTES:
+            self.found[sub] = (OK, hashlib.new(_HASH_ALGO, data).digest(), len(data), st.st_mode)
+        else:
+            self.found[sub] = (status if status != OK else SIZED, None, st.st_size, st.st_mode)
+
+    def file(self, pfd, fname, sub, st):
+        """One regular file: judged by its size, skipped past a limit, or hashed.  False: the time budget ran out."""
+        res, ms, found = self.res, self.max_samples, self.found
+        if record_base(sub, self.venv) is not None:  # a RECORD that appeared after they were read
+            found[sub] = (CHANGED, None, 0, st.st_mode)
+            res.add(CHANGED, sub, 'RECORD appeared while the entry was read', max_samples=ms)
+            return True
+        size = st.st_size
+        row = self.listed.get(sub)
+        was = self.old.get(sub) if self.old is not None else None
+        if (row is not None and row[1] is not None and row[1] != size) \
+                or (self.hashed_rows and row is None and not excepted(sub, self.venv, False)) \
+                or (was is not None and (was[0] != 'f' or was[1] != size)):
+            # wrong size, unlisted, or not the size recorded: judged without reading a byte
+            found[sub] = (SIZED, None, size, st.st_mode)
+            return True
+        reason = None
+        if self.max_file is not None and size > self.max_file:
+            reason, why = FILE_SIZE, 'larger than the limit of %s per file' % size_text(self.max_file)
+        elif self.max_entry is not None and res.bytes + size > self.max_entry:
+            reason, why = ENTRY_SIZE, 'the entry would pass its limit of %s hashed' % size_text(self.max_entry)
+        if reason is not None:
+            found[sub] = (SKIPPED, None, size, st.st_mode)
+            res.skip(sub, reason, '%s (%s allocated): %s' % (size_text(size), size_text(st.st_blocks * 512), why),
+                     size, max_samples=ms)
+            return True
+        status, digest, nbytes, detail = hash_file(pfd, fname, st, self.buf, self.deadline)
+        res.bytes += nbytes
+        if status == SKIPPED:
+            found[sub] = (SKIPPED, None, size, st.st_mode)
+            res.skip(sub, TIME_BUDGET, detail, size - nbytes, max_samples=ms)
+            return False
+        found[sub] = (status, digest, nbytes, st.st_mode)
+        if status in (CHANGED, ERROR):
+            res.add(status, sub, detail, max_samples=ms)
+        return True
+
+    def conclude(self, archive_fd, lock_fd):
+        """The verdict on the walked entry, and what the record does with it (``res.action``)."""
+        res, ms, old, found = self.res, self.max_samples, self.old, self.found
+        if self.aborted:
+            if not res.counts.get(SKIPPED):
+                res.skip('', TIME_BUDGET, 'the time budget of the run was used up while the entry was read: not judged',
+                         max_samples=ms)
+            res.action = 'carry' if old is not None else None
+            return res
+        flagged = _judge(res, found, self.listed, self.hashed_rows, bool(self.records), self.gone, self.dirs, self.venv,
+                         ms)
+        same = old is not None and _compare(res, found, old, flagged, self.gone, self.venv, ms)
+        if (res.counts.get(MISSING) or res.counts.get(REMOVED)) and not _still_there(archive_fd, self.name, res, lock_fd):
+            gone_res = EntryResult(self.name)
+            gone_res.add(VANISHED, '', 'removed while it was checked (uv cache prune or clean)', max_samples=ms)
+            gone_res.action = 'drop'
+            return gone_res
+        whole = not self.gone and not any(res.counts.get(k) for k in (CHANGED, VANISHED, ERROR, SKIPPED)) \
+            and all(have[0] in (OK, None) for have in found.values())
+        if whole and not res.bad and same:
+            res.action = 'refresh'   # as recorded: only the times of its line change
+        elif whole and not res.bad:
+            res.blob, res.nrecorded = _blob(found, self.venv)
+            res.action = 'new' if old is None else 'update'
+        else:
+            res.action = 'carry' if old is not None else None
         return res
-    flagged = _judge(res, found, listed, hashed_rows, bool(records), gone, dirs, venv, max_samples)
-    same = old is not None and _compare(res, found, old, flagged, gone, venv, max_samples)
-    if (res.counts.get(MISSING) or res.counts.get(REMOVED)) and not _still_there(archive_fd, name, res, lock_fd):
-        gone_res = EntryResult(name)
-        gone_res.add(VANISHED, '', 'removed while it was checked (uv cache prune or clean)', max_samples=max_samples)
-        gone_res.action = 'drop'
-        return gone_res
-    whole = not gone and not any(res.counts.get(k) for k in (CHANGED, VANISHED, ERROR, SKIPPED)) \
-        and all(have[0] in (OK, None) for have in found.values())
-    if whole and not res.bad and same:
-        res.action = 'refresh'   # as recorded: only the times of its line change
-    elif whole and not res.bad:
-        res.blob, res.nrecorded = _blob(found, venv)
-        res.action = 'new' if old is None else 'update'
-    else:
-        res.action = 'carry' if old is not None else None
-    return res
 
 
 def _under(sub, prefixes):

@@ -136,6 +136,54 @@ def dir_check(directory, cache_st):
     return check
 
 
+def read_index(fd, cache):
+    """Read the record open at ``fd`` (of the cache ``cache``) whole: ``(index, length)``, or a str, what is wrong
+    with it.  ``index``: name -> (offset, length, first_seen, verified, looked_at, has rows) of each entry's line;
+    ``length``: the bytes of the header and the lines (the trailer left out)."""
+    digest = hashlib.sha256()
+    offset = 0
+    index = {}
+    with os.fdopen(os.dup(fd), 'rb') as handle:
+        header = handle.readline(MAX_LINE)
+        try:
+            head = json.loads(header.decode('ascii'))
+        except (UnicodeError, ValueError):
+            return 'no header'
+        if not isinstance(head, dict) or head.get('format') != MAGIC or head.get('version') != VERSION:
+            return 'not a record of format %s %d' % (MAGIC, VERSION)
+        if head.get('cache') != cache:
+            return 'it is the record of another cache (%r)' % (head.get('cache'),)
+        digest.update(header)
+        offset = len(header)
+        while True:
+            line = handle.readline(MAX_LINE)
+            if not line.endswith(b'\n'):
+                return 'cut short at byte %d' % offset
+            if line.startswith(b'{'):
+                try:
+                    tail = json.loads(line.decode('ascii'))
+                except (UnicodeError, ValueError):
+                    return 'damaged trailer'
+                if tail.get('entries') != len(index) or tail.get('sha256') != digest.hexdigest():
+                    return 'its checksum or count does not match its content'
+                if handle.read(1):
+                    return 'data after the trailer'
+                break
+            try:
+                item = json.loads(line.decode('ascii'))
+                if len(item) != 6:
+                    raise ValueError(len(item))
+                name, first, verified, looked = item[0], int(item[1]), int(item[2]), int(item[3])
+            except (UnicodeError, ValueError, TypeError, IndexError):
+                return 'damaged line at byte %d' % offset
+            if name in index:
+                return 'entry listed twice'
+            index[name] = (offset, len(line), first, verified, looked, item[5] is not None)
+            digest.update(line)
+            offset += len(line)
+    return index, offset
+
+
 class Store(object):
     """The record of one cache, for one run: read the old one, write the new one beside it."""
 
@@ -240,7 +288,11 @@ class Store(object):
             problem = 'owner uid %d, mode %04o, %d links: not root-only' % (
                 st.st_uid, stat.S_IMODE(st.st_mode), st.st_nlink)
         else:
-            problem = self._index(fd)
+            loaded = read_index(fd, self.cache)
+            if isinstance(loaded, tuple):
+                self.index, self.old_bytes = loaded
+            else:
+                problem = loaded
         if problem is None:
             self.fd = fd
             self.state = self.state or LOADED
@@ -258,53 +310,6 @@ class Store(object):
             self.state = RESET
         elif self.state is None:
             self.state = RESET
-
-    def _index(self, fd):
-        """Read the old record whole into the index; None, or what is wrong with it."""
-        digest = hashlib.sha256()
-        offset = 0
-        index = {}
-        with os.fdopen(os.dup(fd), 'rb') as handle:
-            header = handle.readline(MAX_LINE)
-            try:
-                head = json.loads(header.decode('ascii'))
-            except (UnicodeError, ValueError):
-                return 'no header'
-            if not isinstance(head, dict) or head.get('format') != MAGIC or head.get('version') != VERSION:
-                return 'not a record of format %s %d' % (MAGIC, VERSION)
-            if head.get('cache') != self.cache:
-                return 'it is the record of another cache (%r)' % (head.get('cache'),)
-            digest.update(header)
-            offset = len(header)
-            while True:
-                line = handle.readline(MAX_LINE)
-                if not line.endswith(b'\n'):
-                    return 'cut short at byte %d' % offset
-                if line.startswith(b'{'):
-                    try:
-                        tail = json.loads(line.decode('ascii'))
-                    except (UnicodeError, ValueError):
-                        return 'damaged trailer'
-                    if tail.get('entries') != len(index) or tail.get('sha256') != digest.hexdigest():
-                        return 'its checksum or count does not match its content'
-                    if handle.read(1):
-                        return 'data after the trailer'
-                    break
-                try:
-                    item = json.loads(line.decode('ascii'))
-                    if len(item) != 6:
-                        raise ValueError(len(item))
-                    name, first, verified, looked = item[0], int(item[1]), int(item[2]), int(item[3])
-                except (UnicodeError, ValueError, TypeError, IndexError):
-                    return 'damaged line at byte %d' % offset
-                if name in index:
-                    return 'entry listed twice'
-                index[name] = (offset, len(line), first, verified, looked, item[5] is not None)
-                digest.update(line)
-                offset += len(line)
-        self.index = index
-        self.old_bytes = offset
-        return None
 
     # -- reading ------------------------------------------------------------------------------
     def location(self, name):
