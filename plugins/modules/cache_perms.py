@@ -182,6 +182,21 @@ options:
         no path is resolved, nothing a member planted is opened. Made and removed in check mode too."
     type: bool
     default: false
+  create:
+    description:
+      - "Make each O(path) that does not exist, with its missing parents, before the run. The same refusals
+        as the walk's come first, for every O(path) before anything is made (system directories and trees by
+        name); then each is opened component by component from C(/) with C(O_NOFOLLOW), each existing
+        ancestor must be root's and closed to others, and a missing component is made with C(mkdirat)
+        relative to its checked parent (parents root C(0755), the path itself root C(0700) until a repair
+        gives it to O(group)). A symlink anywhere in the path is refused, never followed: a member who
+        planted one where a shared directory is to be made cannot make root create, chown or chmod
+        anything elsewhere."
+      - The paths made are in RV(created). In check mode nothing is made; the paths that would be are in
+        RV(created) and left out of the walk (with no O(path) left, nothing is walked).
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
@@ -339,6 +354,13 @@ failed_count:
   returned: success
   type: int
   sample: 3
+created:
+  description: The O(path) entries made by O(create) (in check mode, those that would be), normalised.
+  returned: with O(create=true)
+  type: list
+  elements: str
+  sample: ["/var/cache/uv"]
+  version_added: 1.1.0
 mode:
   description: V(audit), V(check) (check mode with O(repair=true)) or V(repair).
   returned: success
@@ -373,7 +395,7 @@ if sys.version_info >= PYTHON_FLOOR:
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
-    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import open_root
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import make_roots, open_root
 
 
 def probe_reflinks(paths):
@@ -407,6 +429,7 @@ def main():
             fail_on_findings=dict(type='bool', default=False),
             jobs=dict(type='str', default='auto'),
             probe_reflink=dict(type='bool', default=False),
+            create=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -420,17 +443,28 @@ def main():
         module.fail_json(msg='max_samples must be 0 or more, got %d' % params['max_samples'])
     if not params['path']:
         module.fail_json(msg='path is empty: give the shared tree, e.g. /var/cache/uv')
+    created = None
+    paths = params['path']
     try:
-        result = run(params['path'], params['group'], Options(
+        if params['create']:
+            created = make_roots(paths, dry_run=module.check_mode)
+            if module.check_mode:
+                paths = [path for path in paths if os.path.normpath(path) not in created]
+                if not paths:
+                    module.exit_json(changed=bool(created), created=created, mode='check' if params['repair'] else 'audit')
+        result = run(paths, params['group'], Options(
             repair=params['repair'], dry_run=module.check_mode, others=params['others'],
             group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
             exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
             max_samples=params['max_samples'], jobs=params['jobs']))
         if params['probe_reflink']:
-            result['reflink_supported'] = probe_reflinks(params['path'])
+            result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:
         module.fail_json(msg=str(exc))
 
+    if created is not None:
+        result['created'] = created
+        result['changed'] = result['changed'] or bool(created)
     diff = result.pop('diff')
     result['gid'] = result.pop('group')
     result.pop('paths', None)

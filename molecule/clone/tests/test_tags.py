@@ -18,8 +18,7 @@ TOML = "/etc/uv/uv.toml"
 PHASE_TASKS = {
     "install": {"Read the versions of the installed uv and uvx"},
     "group": {"Add the members to the shared group (their other groups are kept)", "Look up the accounts"},
-    "dirs": {"Create the shared directories", "Create missing parents of the shared directories (root, 0755)",
-             "Set the default ACLs and bring the shared directories (and existing content) under the group"},
+    "dirs": {"Set the default ACLs and bring the shared directories (and existing content) under the group"},
     "config": {"Write the system uv.toml (validated by uv before it replaces the previous one)",
                "Install the uv and uvx wrappers"},
     "selfcheck": {"Audit the shared directories (cache_perms, audit only)"},

@@ -2,7 +2,7 @@
 #
 #   managed-retire.py JSON
 #
-# JSON: {"mode": "retire" | "verify" | "remove", "dirs": ["/opt/uv/python", ...], "check": false,
+# JSON: {"mode": "retire" | "verify" | "remove" | "purge", "dirs": ["/opt/uv/python", ...], "check": false,
 #        "lib": "/usr/local/lib/uvfleet/lib"}
 #
 # Run by the role with the node's python3 (ansible.builtin.script), as root, on the
@@ -26,6 +26,8 @@
 # - remove (uv_shared_retired_dirs: remove): the <dir>.retired-* beside each managed
 #   dir are removed with uvfleet/pythons_tools/rmtree.py of the node command's library
 #   ("lib"): fd-based, never following a symlink, closed to members first.
+# - purge (uv_shared_state: absent with uv_shared_purge): the same removal for each
+#   shared dir itself and the <dir>.retired-* beside it.
 #
 # The scan is GNU find in pre-order, stopping at the first finding (-quit): a member
 # can change only what is below a directory she can write, and find judges that
@@ -155,9 +157,15 @@ def retired_beside(path):
 def remove(conf):
     removed, warnings = [], []
     rmtree = None
-    for path in conf["dirs"]:
+    dirs = conf["dirs"]
+    if conf["mode"] == "purge":  # a dir inside another goes with it (its parent is not root's alone)
+        dirs = [d for d in dirs if not any(d.startswith(o.rstrip("/") + "/") for o in dirs if o != d)]
+    for path in dirs:
         parent = os.path.dirname(path)
-        for name in retired_beside(path):
+        names = retired_beside(path)
+        if conf["mode"] == "purge" and os.path.lexists(path):
+            names.append(os.path.basename(path))
+        for name in names:
             full = os.path.join(parent, name)
             entry = {"path": full, "done": conf["check"]}
             removed.append(entry)
@@ -183,7 +191,7 @@ def remove(conf):
 
 def main():
     conf = json.loads(sys.argv[1])
-    modes = {"retire": retire, "verify": verify, "remove": remove}
+    modes = {"retire": retire, "verify": verify, "remove": remove, "purge": remove}
     try:
         result = modes[conf["mode"]](conf)
     except OSError as exc:

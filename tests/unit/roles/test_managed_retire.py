@@ -136,3 +136,23 @@ def test_retired_dirs_are_removed_fd_based_and_nothing_else(opt):
     assert open(victim, 'rb').read() == b'root' and os.stat(victim).st_nlink == 1
     assert all(os.path.isdir(p) for p in others)   # not a retired name of this dir: left alone
     assert run('remove', [opt['python']])[0] == {'changed': False, 'removed': [], 'warnings': []}
+
+
+def test_purge_removes_each_dir_and_its_retired_ones_fd_based_and_nothing_else(opt):
+    """uv_shared_state: absent with uv_shared_purge: the shared dirs members wrote go as a retired dir goes."""
+    victim = make_file(os.path.join(opt['base'], 'roots-file'), mode=0o600, gid=0, data=b'root')
+    hers = make_dir(os.path.join(opt['tools'], 'hers'), mode=0o2770, uid=MEMBER_UID, gid=GID)
+    os.symlink(opt['base'], os.path.join(hers, 'to-base'))
+    os.link(victim, os.path.join(hers, 'hardlink'))
+    old = make_dir(os.path.join(opt['opt'], 'tools.retired-20261206T000000Z'), mode=0o2770, gid=GID)
+    os.symlink(victim, os.path.join(old, 'to-roots-file'))
+    inner = make_dir(os.path.join(opt['tools'], 'bin'), mode=0o2770, gid=GID)   # a listed dir inside another
+    dirs = [inner, opt['python'], opt['tools'], os.path.join(opt['opt'], 'never-made')]
+    result, code = run('purge', dirs, check=True)
+    assert code == 0 and sorted(r['path'] for r in result['removed']) == sorted([opt['python'], opt['tools'], old])
+    assert all(os.path.isdir(p) for p in (opt['python'], opt['tools'], old)), 'check mode removed something'
+    result, code = run('purge', dirs)
+    assert code == 0 and result['changed'] and all(r['done'] for r in result['removed']) and not result['warnings'], result
+    assert os.listdir(opt['opt']) == []
+    assert open(victim, 'rb').read() == b'root' and os.stat(victim).st_nlink == 1 and os.path.isdir(opt['base'])
+    assert run('purge', dirs)[0] == {'changed': False, 'removed': [], 'warnings': []}

@@ -8,7 +8,9 @@ hand it to the group), when a symlink is anywhere in its path, or when someone o
 than root could swap one of its ancestors.  ``open_root`` returns the fd that was
 checked, and that fd is what the engine walks.  The other trees symlinks may point into
 (``link_roots``) are opened the same way; ``probe_root`` says whether a root's file
-system has POSIX ACLs.
+system has POSIX ACLs.  ``make_roots`` makes missing roots (``cache_perms`` ``create``) the
+same way, and ``open_checked`` opens a root-only directory without the refusal by name
+(the parent of a retired dir that ``pythons_tools.rmtree`` removes).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -75,12 +77,17 @@ def ancestor_check(norm):
                 raise RefusedRoot('refusing %s: %s/%s is owned by uid %d in the sticky directory %s, so that user could '
                                   'swap it for another directory; make root its owner first, or %s'
                                   % (norm, parent_path.rstrip('/'), name, st.st_uid, parent_path, _ALLOWED_HINT))
-        elif _writable_by_others(parent_st):
-            raise RefusedRoot('refusing %s: its ancestor %s (owner uid %d, mode %04o) can be changed by users other than '
-                              'root, who could swap a directory on the way for another one; use a root whose '
-                              'ancestors are owned by root and not group- or world-writable (%s)'
-                              % (norm, parent_path, parent_st.st_uid, parent_st.st_mode & 0o7777, _ALLOWED_HINT))
+        else:
+            _refuse_open_ancestor(norm, parent_path, parent_st)
     return check
+
+
+def _refuse_open_ancestor(norm, parent_path, parent_st):
+    if _writable_by_others(parent_st):
+        raise RefusedRoot('refusing %s: its ancestor %s (owner uid %d, mode %04o) can be changed by users other than '
+                          'root, who could swap a directory on the way for another one; use a root whose '
+                          'ancestors are owned by root and not group- or world-writable (%s)'
+                          % (norm, parent_path, parent_st.st_uid, parent_st.st_mode & 0o7777, _ALLOWED_HINT))
 
 
 def open_root(path):
@@ -115,6 +122,47 @@ def open_checked(norm):
             raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
         raise RefusedRoot('cannot use %s: %s; pass an existing directory' % (norm, exc.strerror))
     return fd, st
+
+
+def make_roots(paths, dry_run=False):
+    """Make the roots of ``paths`` that are missing, with their missing parents, as ``open_root`` opens them.
+
+    Every path is refused by name first (system directories and trees); then opened
+    component by component from ``/`` with O_NOFOLLOW, each existing ancestor root's
+    and closed to others, and a missing component made with ``mkdirat`` relative to its
+    checked parent: parents root 0755, the root itself root 0700 (closed until the
+    repair gives it to the group).  A symlink anywhere is refused, never followed.
+    ``dry_run``: nothing is made; the roots that would be are returned all the same.
+    Returns the normalised roots made (or to be made), in order.  RefusedRoot before
+    anything is made when any path is refused by name.
+    """
+    norms = [_normalise_root(path) for path in paths]
+    made = []
+    for norm in norms:
+        if dry_run:
+            if not os.path.lexists(norm):
+                made.append(norm)
+            continue
+        parent, name = os.path.split(norm)
+        try:
+            fd, _st = walk.open_path(parent, ancestor_check(norm), create=0o755)
+        except OSError as exc:
+            raise RefusedRoot('cannot make %s: %s%s' % (norm, exc.strerror,
+                                                        '; a component of its path is a symlink or not a directory'
+                                                        if exc.errno in (errno.ELOOP, errno.ENOTDIR) else ''))
+        try:
+            pst = os.fstat(fd)
+            if not (pst.st_mode & stat.S_ISVTX and pst.st_uid == 0):  # a sticky root dir: the new entry is root's
+                _refuse_open_ancestor(norm, parent, pst)
+            try:
+                os.mkdir(name, 0o700, dir_fd=fd)
+                made.append(norm)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise RefusedRoot('cannot make %s: %s' % (norm, exc.strerror))
+        finally:
+            os.close(fd)
+    return made
 
 
 def _first_symlink(norm):

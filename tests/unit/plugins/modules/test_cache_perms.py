@@ -109,3 +109,65 @@ def test_probe_reflink_answers_per_path_and_leaves_nothing(tree, tmp_path):
     assert sorted(os.listdir(tree)) == before
     result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False)
     assert 'reflink_supported' not in result
+
+
+MEMBER_UID = 4545
+
+
+def test_create_makes_missing_roots_through_checked_fds_and_check_mode_makes_nothing(tmp_path):
+    base = tempfile.mkdtemp(prefix='perms-module-')
+    try:
+        os.chmod(base, 0o755)
+        path = os.path.join(base, 'srv', 'uv', 'cache')
+        result = module_runner.run_module('cache_perms', tmp_path, path=[path], group=str(GID), create=True,
+                                          _ansible_check_mode=True)
+        assert result['changed'] is True and result['created'] == [path] and not os.path.lexists(os.path.join(base, 'srv'))
+        result = module_runner.run_module('cache_perms', tmp_path, path=[path], group=str(GID), create=True)
+        assert result['changed'] is True and result['created'] == [path], result
+        for parent in (os.path.join(base, 'srv'), os.path.dirname(path)):
+            st = os.lstat(parent)
+            assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o755)
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, GID, 0o2770)   # made 0700, then repaired
+        again = module_runner.run_module('cache_perms', tmp_path, path=[path], group=str(GID), create=True)
+        assert again['changed'] is False and again['created'] == []
+    finally:
+        shutil.rmtree(base)
+
+
+def test_create_never_makes_or_changes_anything_through_a_members_link(tmp_path):
+    """Where a shared dir is to be made, a member planted a symlink (or owns a directory on the way): refused,
+    and the directory the link names is not touched."""
+    base = tempfile.mkdtemp(prefix='perms-module-')
+    try:
+        os.chmod(base, 0o755)
+        victim = os.path.join(base, 'roots')
+        os.mkdir(victim, 0o700)
+        hers = os.path.join(base, 'scratch')
+        os.mkdir(hers, 0o755)
+        os.chown(hers, MEMBER_UID, GID)
+        os.symlink(victim, os.path.join(hers, 'uvcache'))
+        os.symlink(victim, os.path.join(base, 'link'))
+        for path, why in ((os.path.join(hers, 'uvcache'), 'can be changed by users other than root'),
+                          (os.path.join(hers, 'new', 'cache'), 'can be changed by users other than root'),
+                          (os.path.join(base, 'link', 'cache'), 'symlink')):
+            result = module_runner.run_module('cache_perms', tmp_path, path=[path], group=str(GID), create=True)
+            assert result.get('failed') and why in result['msg'], (path, result)
+        st = os.lstat(victim)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o700) and os.listdir(victim) == []
+        assert sorted(os.listdir(hers)) == ['uvcache']
+    finally:
+        shutil.rmtree(base)
+
+
+def test_create_refuses_system_directories_before_it_makes_anything(tmp_path):
+    base = tempfile.mkdtemp(prefix='perms-module-')
+    try:
+        os.chmod(base, 0o755)
+        fine = os.path.join(base, 'cache')
+        for system in ('/mnt', '/var/log/uv', '/etc/uvcache'):
+            result = module_runner.run_module('cache_perms', tmp_path, path=[fine, system], group=str(GID), create=True)
+            assert result.get('failed') and system.split('/uv')[0] in result['msg'], result
+            assert not os.path.lexists(fine)
+    finally:
+        shutil.rmtree(base)
