@@ -177,6 +177,10 @@ class Doctor(object):
         details = {'group': name, 'gid': group.gr_gid, 'in_group_database': in_db, 'in_session': in_session}
         if in_db and in_session:
             self.add('group', OK, '%s is a member of %s, and this session has the group' % (self.user, name), **details)
+        elif in_db and numeric_start(self.environ):
+            summary, cause, self.group_fix = numeric_start_advice(self.user, name, group.gr_gid)
+            self.group_reason = 'this process has no supplementary groups, so not %s' % name
+            self.add('group', PROBLEM, summary, cause=cause, fix=self.group_fix, numeric_start=True, **details)
         elif in_db:
             self.group_fix = 'log in again (a new ssh or desktop session), or run `newgrp %s` in this shell' % name
             self.group_reason = 'this session does not have the group %s' % name
@@ -576,6 +580,34 @@ class Doctor(object):
                  cause='%s: other members get `Permission denied` on your entries' % how, fix=fix,
                  acl=has_acl, umask=umask_text)
 
+    def check_lost_acls(self):
+        """The default ACLs the role relies on are gone (an image's layers drop them: docs/images.md)."""
+        cache = self.shared('cache_dir')
+        if not cache or self.config.get('fallback') or (self.config.get('acl') or 'auto') == 'off':
+            return
+        try:
+            if acl.read(cache, acl.DEFAULT):
+                return
+        except OSError:
+            return  # not reachable (the access checks say why) or no ACLs on this file system at all
+        umask = self.probe.get('umask')
+        yours = ('umask %04o' % umask) if umask is not None else 'umask'
+        details = {'path': cache, 'container': in_container(self.environ)}
+        if details['container']:
+            self.add('acl', WARNING, 'this image lost its ACLs: %s has no default ACL, which the image build set up'
+                     % cache,
+                     cause='image layers do not keep POSIX ACLs, and the wrappers set no group umask because the '
+                           'role saw ACLs working when the image was built: what uv creates gets your %s, and '
+                           'what root created in later build steps is closed to the group' % yours,
+                     fix='rebuild the image with the image mode of the uvfleet.uv.shared role (uv_shared_target '
+                         'auto or image) and its last step `uvfleet repair` (docs/images.md); until then run '
+                         '`umask 0007` before uv in the job', **details)
+        else:
+            self.add('acl', WARNING, 'the default ACL of %s is gone, and the wrappers rely on it' % cache,
+                     cause='something removed it (a copy or restore without ACLs, `setfacl -b`); what uv creates '
+                           'there gets your %s' % yours,
+                     fix="ask the node's admin to run `uvfleet repair` (it sets the default ACLs again)", **details)
+
     def check_env_dir_access(self, kind):
         key, env_var, label, policy_key, command, default = ENV_DIRS[kind]
         name = '%s_access' % kind
@@ -732,6 +764,7 @@ class Doctor(object):
         self.check_env_dir('tool')
         self.check_cache_access()
         self.check_group_usable()
+        self.check_lost_acls()
         self.check_env_dir_access('python')
         self.check_env_dir_access('tool')
         self.check_link_mode()
@@ -748,6 +781,39 @@ class Doctor(object):
 
 
 # -------------------------------------------------------------------- small helpers
+
+CONTAINER_MARKERS = ('/run/.containerenv', '/.dockerenv')
+
+
+def in_container(environ):
+    """True in a container: a runtime's marker file, or `container` in the environment (podman, systemd-nspawn)."""
+    return bool(environ.get('container')) or any(os.path.exists(path) for path in CONTAINER_MARKERS)
+
+
+def numeric_start(environ):
+    """True when this process was started as a numeric user (`--user UID:GID`), without initgroups.
+
+    A login (sshd, login, su -, runuser -l, cron, systemd's User=) calls initgroups, which
+    puts at least the primary group into the list; a container runtime started with a
+    numeric uid:gid sets an empty one, or only that gid (podman, which also sets
+    `container` in the environment).
+    """
+    groups = set(os.getgroups())
+    return not groups or bool(environ.get('container')) and groups <= set((os.getgid(), os.getegid()))
+
+
+def numeric_start_advice(user, name, gid):
+    """(summary, cause, fix) for a member whose process was started without supplementary groups."""
+    summary = ('this process has no supplementary groups (started as a numeric user, e.g. a container\'s '
+               '`--user UID:GID`): it lacks the group %s, which the group database gives %s' % (name, user))
+    cause = ('a container runtime started with a numeric uid:gid (docker or podman `--user`, a Jenkins docker '
+             'agent, Kubernetes runAsUser) sets only that gid and reads no /etc/group; a login would add %s' % name)
+    fix = ('start the job with the group: `--group-add %s` (docker, podman; Jenkins: args \'--group-add %s\'; '
+           'GitHub Actions: options: --group-add %s), Kubernetes securityContext supplementalGroups: [%d] or '
+           'runAsGroup: %d, or the user by name (`--user %s`); or build the image with %s as the CI user\'s '
+           'primary group (docs/images.md)' % (gid, gid, gid, gid, gid, user, name))
+    return summary, cause, fix
+
 
 def which(name, path):
     for directory in path.split(os.pathsep):
