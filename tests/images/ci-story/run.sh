@@ -28,7 +28,7 @@ cleanup() {
   local c
   for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
   # UVFLEET_CI_KEEP=1 keeps the images (and their layer cache) for the next run.
-  [ -n "${UVFLEET_CI_KEEP:-}" ] || for t in main noseal sealed extras badseal; do podman rmi "$TAG:$t" >/dev/null 2>&1 || true; done
+  [ -n "${UVFLEET_CI_KEEP:-}" ] || for t in main unsealed noseal sealed extras badseal; do podman rmi "$TAG:$t" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -153,25 +153,32 @@ podman run --rm "${MOUNTS[@]}" --user 4242:4242 "$TAG:main" bash -c '
 # /uv /bin/` and `/bin/uv ...` would): the RUN step's umask 022 makes root's tool 2755/0644, which the
 # CI user cannot replace. The seal step is what gives it to the group.
 SLIP='RUN UV_TOOL_DIR=/opt/uv/tools UV_TOOL_BIN_DIR=/opt/uv/bin /usr/local/lib/uvfleet/bin/uv tool install pyflakes'
-variant() {  # variant TAG KEEP_SEAL: the page's Containerfile with the slip before the seal step
-  local tag=$1 keep=$2
-  awk -v n="$seal" -v slip="$SLIP" -v keep="$keep" \
-    'NR == n { print slip; if (keep == "yes") print; next } { print }' "$WORK/ctx/Containerfile" > "$WORK/ctx/Containerfile.$tag"
+variant() {  # variant TAG SLIP KEEP_SEAL: the page's Containerfile, SLIP (a line or "") before the seal step
+  local tag=$1 slip=$2 keep=$3
+  awk -v n="$seal" -v slip="$slip" -v keep="$keep" \
+    'NR == n { if (slip != "") print slip; if (keep == "yes") print; next } { print }' \
+    "$WORK/ctx/Containerfile" > "$WORK/ctx/Containerfile.$tag"
   podman build --build-arg "BASE=$BASE_IMAGE" --build-arg PYTHON_DOWNLOADS_JSON_URL=/srv/pymirror/downloads.json \
     "${MOUNTS[@]}" -f "$WORK/ctx/Containerfile.$tag" -t "$TAG:$tag" "$WORK/ctx" > "$WORK/$tag.log" 2>&1 \
     || { tail -30 "$WORK/$tag.log"; fail "the Containerfile variant $tag does not build"; }
 }
 UPGRADE='umask 077; uv tool install --reinstall pyflakes && pyflakes --version'
 
+step "root's own uv steps through the wrapper need no seal: without it, root's audit is already clean"
+variant unsealed "" no
+podman run --rm --user 0 "$TAG:unsealed" uvfleet audit --fail-on-findings > "$WORK/unsealed.json" \
+  || { cat "$WORK/unsealed.json"; fail "root's uv steps left entries closed to the group (the wrapper's umask)"; }
+echo "clean before the seal"
+
 step "a root step that bypasses the wrapper, without the seal step: the CI user cannot replace root's tool"
-variant noseal no
+variant noseal "$SLIP" no
 if podman run --rm "${MOUNTS[@]}" --user ci "$TAG:noseal" bash -c "$UPGRADE" > "$WORK/noseal-run.log" 2>&1; then
   fail "the CI user replaced root's unsealed tool: the test shows nothing"
 fi
 grep -m1 'Permission denied' "$WORK/noseal-run.log" || { cat "$WORK/noseal-run.log"; fail "not a permission error"; }
 
 step "the same step with the seal step after it: the CI user replaces root's tool"
-variant sealed yes
+variant sealed "$SLIP" yes
 podman run --rm "${MOUNTS[@]}" --user ci "$TAG:sealed" bash -c "$UPGRADE" > "$WORK/sealed-run.log" 2>&1 \
   || { cat "$WORK/sealed-run.log"; fail "the seal step did not give root's tool to the group"; }
 tail -1 "$WORK/sealed-run.log"
