@@ -65,15 +65,15 @@ def check_lost_acls(doc):
     details = {'path': cache, 'container': in_container(doc.environ)}
     if details['container']:
         doc.add('acl', WARNING, 'this image lost its ACLs: %s has no default ACL, which the image build set up'
-                 % cache,
-                 cause='image layers do not keep POSIX ACLs, and the wrappers set no group umask because the '
-                       'role saw ACLs working when the image was built: what uv creates gets your %s, and '
-                       'what root created in later build steps is closed to the group' % yours,
-                 fix='rebuild the image with the image mode of the uvfleet.uv.shared role (uv_shared_target '
-                     'auto or image) and its last step `uvfleet repair` (docs/images.md); until then run '
-                     '`umask 0007` before uv in the job', **details)
+                % cache,
+                cause='image layers do not keep POSIX ACLs, and the wrappers set no group umask because the '
+                      'role saw ACLs working when the image was built: what uv creates gets your %s, and '
+                      'what root created in later build steps is closed to the group' % yours,
+                fix='rebuild the image with the image mode of the uvfleet.uv.shared role (uv_shared_target '
+                    'auto or image) and its last step `uvfleet repair` (docs/images.md); until then run '
+                    '`umask 0007` before uv in the job', **details)
     else:
         doc.add('acl', WARNING, 'the default ACL of %s is gone, and the wrappers rely on it' % cache,
-                 cause='something removed it (a copy or restore without ACLs, `setfacl -b`); what uv creates '
-                       'there gets your %s' % yours,
-                 fix="ask the node's admin to run `uvfleet repair` (it sets the default ACLs again)", **details)
+                cause='something removed it (a copy or restore without ACLs, `setfacl -b`); what uv creates '
+                      'there gets your %s' % yours,
+                fix="ask the node's admin to run `uvfleet repair` (it sets the default ACLs again)", **details)
