@@ -1,6 +1,7 @@
 """Helpers for the uvfleet.uv.shared scenarios: users act through real login shells.
 
-The scenario's conftest.py puts this directory on sys.path and defines the
+The base config (.config/molecule/config.yml, verifier env) puts this directory on
+the verifier's PYTHONPATH; the scenario's conftest.py defines the
 ``expect`` fixture (what this scenario promises: ACLs or the umask fallback, the
 link mode, ...).
 """

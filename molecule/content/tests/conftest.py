@@ -1,7 +1,3 @@
 """Scenario `content`: the content check on a real shared cache."""
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "_shared"))
-
-from uvfleet_fixtures import ansible_host, host  # pylint: disable=unused-import  # noqa: E402,F401
+from uvfleet_fixtures import ansible_host, host  # pylint: disable=unused-import  # noqa: F401
