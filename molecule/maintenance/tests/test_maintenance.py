@@ -155,7 +155,7 @@ def test_the_service_repairs_the_damage_prunes_and_writes_metrics_that_match(hos
     assert abs(value(m, "uvfleet_maintenance_last_run_timestamp_seconds") - time.time()) < 120
     assert by(m, "uvfleet_cache_prune_outcome", "outcome") == {"pruned": 1, "skipped": 0, "failed": 0, "off": 0}
     assert value(m, "uvfleet_cache_prune_removed_files") >= damage["orphan_files"]
-    size = host.check_output("find %s -type f -printf '%%s\\n' | awk '{s += $1} END {print s}'", CACHE)
+    size = host.check_output("find %s -type f -printf '%%b\\n' | awk '{s += $1 * 512} END {print s}'", CACHE)
     entries = host.check_output("find %s -mindepth 1 | wc -l", CACHE)
     assert value(m, "uvfleet_cache_size_bytes") == int(size)
     assert value(m, "uvfleet_cache_entries") == int(entries)

@@ -91,7 +91,11 @@ def repair_dir(path, config, jobs):
 
 
 def measure_cache(path):
-    """(bytes of regular files, entries below the root) of the cache, on the engine's walk."""
+    """(bytes the regular files occupy on disk, entries below the root) of the cache, on the engine's walk.
+
+    Allocated blocks, as ``du`` counts them, not the apparent size: a member's sparse
+    file of 8 TiB occupies a few KiB and must not make the cache look full.
+    """
     walker = walk.Walker(path)
     size = 0
     seen = set()
@@ -101,7 +105,7 @@ def measure_cache(path):
                 if (st.st_dev, st.st_ino) in seen:
                     continue
                 seen.add((st.st_dev, st.st_ino))
-            size += st.st_size
+            size += st.st_blocks * 512
     return size, max(0, walker.scanned - 1)
 
 

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.maintain import job
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms import engine
 
 from maintain_testlib import UV, uv, series, archive_entries, maintain_main
@@ -77,9 +78,10 @@ def test_repairs_prunes_the_unreferenced_and_keeps_what_installs_use_and_writes_
     assert value(m, 'uvfleet_perms_repair_success', dir=cache) == 1
     assert series(m, 'uvfleet_cache_prune_outcome') == {'pruned': 1, 'skipped': 0, 'failed': 0, 'off': 0}
     assert value(m, 'uvfleet_cache_prune_removed_files') >= 4
-    size = sum(os.lstat(os.path.join(t, n)).st_size for t, _d, ns in os.walk(cache) for n in ns
-               if os.path.isfile(os.path.join(t, n)) and not os.path.islink(os.path.join(t, n)))
-    assert value(m, 'uvfleet_cache_size_bytes') == size
+    du = subprocess.run(['du', '-s', '-B1', cache], stdout=subprocess.PIPE, check=True).stdout.split()[0]
+    dirs = sum(os.lstat(t).st_blocks * 512 for t, _d, _n in os.walk(cache))
+    # the files' blocks as du counts them (hardlinks once), the directories' own blocks aside
+    assert value(m, 'uvfleet_cache_size_bytes') == int(du) - dirs
     entries = sum(len(d) + len(n) for _t, d, n in os.walk(cache))
     assert value(m, 'uvfleet_cache_entries') == entries
     # what installs use is still there: a fresh venv installs offline from the cache
@@ -91,6 +93,18 @@ def test_repairs_prunes_the_unreferenced_and_keeps_what_installs_use_and_writes_
     # the second run finds nothing to repair
     code, out, err = maintain_main(capsys)
     assert code == 0 and '0 repaired' in out, out
+
+
+def test_a_members_sparse_file_counts_what_it_occupies_not_its_apparent_size(tmp_path):
+    cache = tmp_path / 'cache'
+    (cache / 'archive-v0' / 'x').mkdir(parents=True)
+    (cache / 'archive-v0' / 'x' / 'mod.py').write_bytes(b'print(1)\n' * 1000)
+    with open(str(cache / 'archive-v0' / 'x' / 'huge.bin'), 'wb') as f:
+        f.truncate(8 << 40)  # 8 TiB that occupy no block
+    os.link(str(cache / 'archive-v0' / 'x' / 'mod.py'), str(cache / 'archive-v0' / 'x' / 'link.py'))
+    size, entries = job.measure_cache(str(cache))
+    assert size == os.lstat(str(cache / 'archive-v0' / 'x' / 'mod.py')).st_blocks * 512 < 1 << 20
+    assert entries == 5
 
 
 def test_a_refused_directory_fails_the_run_keeps_the_last_success_and_repairs_the_rest(node, capsys):
