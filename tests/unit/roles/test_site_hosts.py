@@ -25,6 +25,8 @@ def site(tmp_path, inventory, *args):
     inv = tmp_path / 'inventory'
     inv.write_text(inventory)
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_TIMEOUT='5')
+    # the roles of this checkout (make layout), as make units exports it
+    env.setdefault('ANSIBLE_COLLECTIONS_PATH', os.path.join(REPO, 'build', 'collections'))
     return subprocess.run(['ansible-playbook', '-i', str(inv), SITE] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, universal_newlines=True, env=env, cwd=str(tmp_path), check=False)
 
