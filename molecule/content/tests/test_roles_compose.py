@@ -1,9 +1,14 @@
 """The roles as a user meets them, after the content story (issue 23): what may never be a
-shared directory is refused by the engine before anything changes on the node."""
+shared directory is refused by the engine before anything changes on the node; the README's
+play of both roles works as written (the text is read from README.md)."""
+import json
+import os
+import re
+
 import pytest
 
 from playbook_run import failures, playbook
-from uvfleet_story import explain, ok
+from uvfleet_story import CACHE, REAL_UV, WRAPPER, as_user, explain, ok
 
 
 @pytest.mark.parametrize("path, below", [("/mnt", None), ("/var/log/x", "/var/log"), ("/etc/uvcache", "/etc")])
@@ -24,3 +29,42 @@ def test_a_system_directory_is_refused_before_anything_changes(host, path, below
                      "ls -ld --full-time /usr/local/lib/uvfleet/bin/uv /etc/uv/uv.toml", " ".join(watched))
     assert after.stdout == before.stdout, explain(after)
     assert "uvrefused" not in after.stdout
+
+
+README = os.path.join(os.path.dirname(__file__), "..", "..", "..", "README.md")
+
+
+def readme_play():
+    """The play of README.md's "the roles in your own play", as the README prints it."""
+    with open(README) as handle:
+        text = handle.read()
+    after = text.split("or the roles in your own play:", 1)[1]
+    block = re.search(r"^```yaml\n(.*?)^```$", after, re.S | re.M)
+    assert block, "README.md: no yaml block after 'or the roles in your own play:'"
+    return block.group(1)
+
+
+def test_the_readme_play_works_as_written_where_uv_and_the_setup_were_removed(host):
+    # back to a node without uv and without the wrappers, uv.toml and node command
+    gone = {"uv_shared_state": "absent", "uv_install_state": "absent"}
+    rc, _stats, _tasks, out = playbook(["uvfleet.uv.site", "-e", json.dumps(gone)])
+    assert rc == 0, out
+    assert not host.file(WRAPPER).exists and not host.file(REAL_UV).exists
+
+    play = readme_play()
+    assert "uvfleet.uv.install" in play and "uvfleet.uv.shared" in play and "gpu_servers" in play, play
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "readme-play.yml")
+    with open(path, "w") as handle:
+        handle.write(play)
+    # the README's hosts: gpu_servers, in the scenario's inventory the group uv_nodes
+    rc, stats, _tasks, out = playbook([path], extra_inventory="[gpu_servers:children]\nuv_nodes\n")
+    assert rc == 0, out
+    wrapper = host.file(WRAPPER)
+    assert wrapper.is_file and "# uvfleet.uv.shared wrapper" in wrapper.content_string, "no wrapper at " + WRAPPER
+    real = host.file(REAL_UV)
+    assert real.is_file and not real.is_symlink and (real.user, real.mode) == ("root", 0o755)
+    assert ok(as_user(host, "alice", "uv cache dir")).stdout.strip() == CACHE
+    version = re.search(r'uv_install_version: "([^"]+)"', play)
+    assert ok(as_user(host, "bob", "uv --version")).stdout.startswith("uv " + (version.group(1) if version else ""))
+    rc, stats, _tasks, out = playbook([path], extra_inventory="[gpu_servers:children]\nuv_nodes\n")
+    assert rc == 0 and all(s["changed"] == 0 for s in stats.values()), (stats, out)
