@@ -45,11 +45,12 @@ def readme_play():
 
 
 def test_the_readme_play_works_as_written_where_uv_and_the_setup_were_removed(host):
-    # back to a node without uv and without the wrappers, uv.toml and node command
-    gone = {"uv_shared_state": "absent", "uv_install_state": "absent"}
+    # back to a node without uv, the shared directories (purged with what the story left in
+    # them), the wrappers, uv.toml and node command: the group and its members stay
+    gone = {"uv_shared_state": "absent", "uv_shared_purge": True, "uv_install_state": "absent"}
     rc, _stats, _tasks, out = playbook(["uvfleet.uv.site", "-e", json.dumps(gone)])
     assert rc == 0, out
-    assert not host.file(WRAPPER).exists and not host.file(REAL_UV).exists
+    assert not host.file(WRAPPER).exists and not host.file(REAL_UV).exists and not host.file(CACHE).exists
 
     play = readme_play()
     assert "uvfleet.uv.install" in play and "uvfleet.uv.shared" in play and "gpu_servers" in play, play
