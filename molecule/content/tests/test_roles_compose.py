@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 from playbook_run import failures, playbook
 from uvfleet_story import CACHE, REAL_UV, WRAPPER, as_user, explain, ok
@@ -29,6 +30,48 @@ def test_a_system_directory_is_refused_before_anything_changes(host, path, below
                      "ls -ld --full-time /usr/local/lib/uvfleet/bin/uv /etc/uv/uv.toml", " ".join(watched))
     assert after.stdout == before.stdout, explain(after)
     assert "uvrefused" not in after.stdout
+
+
+TASKS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "shared", "tasks")
+
+
+def task_names(*files):
+    """The names of the tasks (blocks included) of the shared role's task files."""
+    names = set()
+
+    def walk(items):
+        for item in items or ():
+            names.add(item.get("name"))
+            for key in ("block", "rescue", "always"):
+                walk(item.get(key))
+    for name in files:
+        with open(os.path.join(TASKS, name)) as handle:
+            walk(yaml.safe_load(handle))
+    return names
+
+
+# what runs under every tag: the inventory check, the option checks, the lookups the phases share;
+# and the includes of the role and its phases
+ALWAYS = task_names("validate.yml", "placement.yml", "main.yml", "present.yml") | {
+    "Fail when no host of the inventory matches uvfleet_hosts (default the group uv_nodes)",
+    "Set up the shared group, directories, uv.toml and wrappers",
+    "Validating arguments against arg spec 'main' - One uv cache for a group of users, on one node or a cluster",
+    "Check the options of the shared setup before anything changes", "Look up the shared group",
+    "Note whether the group exists yet"}
+
+
+@pytest.mark.parametrize("tag, files", [
+    ("uv_shared_pythons_tools", ["pythons_tools.yml", "lib_stage.yml", "tools_absent.yml"]),
+    ("uv_shared_jobs", ["maintenance.yml", "maintenance_job.yml", "maintenance_absent.yml",
+                        "maintenance_units_absent.yml"]),
+])
+def test_each_phase_runs_alone_under_its_tag(tag, files):
+    rc, _stats, tasks, out = playbook(["uvfleet.uv.site", "--tags", tag])
+    assert rc == 0, out
+    ran = {name for name, hosts in tasks if any(not r.get("skipped") for r in hosts.values())}
+    phase = task_names(*files)
+    assert ran & phase, (tag, sorted(ran))
+    assert ran - phase - ALWAYS == set(), (tag, sorted(ran - phase - ALWAYS))
 
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "..", "README.md")
