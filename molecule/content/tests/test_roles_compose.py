@@ -12,22 +12,23 @@ from playbook_run import failures, playbook
 from uvfleet_story import CACHE, REAL_UV, WRAPPER, as_user, explain, ok
 
 
-@pytest.mark.parametrize("path, below", [("/mnt", None), ("/var/log/x", "/var/log"), ("/etc/uvcache", "/etc")])
+@pytest.mark.parametrize("path, below", [("/mnt", "/"), ("/var/log/x", "/var/log"), ("/etc/uvcache", "/etc")])
 def test_a_system_directory_is_refused_before_anything_changes(host, path, below):
     # a group and worker account that do not exist: were the refusal late, they would be made
     new = ["-e", "uv_shared_group=uvrefused", "-e", "uv_shared_group_gid=2791", "-e", "uv_shared_worker_user=_uvrefused",
            "-e", "uv_shared_cache_dir=" + path]
-    watched = [p for p in (path, below) if p]
-    before = ok(host.run("stat -c '%%n %%a %%U:%%G %%i' %s 2>&1; getent group uvrefused; getent passwd _uvrefused; "
-                         "ls -ld --full-time /usr/local/lib/uvfleet/bin/uv /etc/uv/uv.toml", " ".join(watched)))
+    # (host.run quotes each argument itself)
+    look = ("stat -c '%%n %%a %%U:%%G %%i %%Y' %s %s 2>&1; getent group uvrefused; getent passwd _uvrefused; "
+            "ls -ld --full-time /usr/local/lib/uvfleet/bin/uv /etc/uv/uv.toml")
+    before = ok(host.run(look, path, below))
+    assert below + " " in before.stdout, before.stdout
     rc, stats, tasks, out = playbook(["uvfleet.uv.site"] + new)
     assert rc == 2, out
     assert stats and all(s["changed"] == 0 for s in stats.values()), (stats, out)
     messages = " ".join(failures(tasks))
     assert "refusing to work on" in messages and path in messages, messages or out
     assert "Nothing was changed" in messages, messages
-    after = host.run("stat -c '%%n %%a %%U:%%G %%i' %s 2>&1; getent group uvrefused; getent passwd _uvrefused; "
-                     "ls -ld --full-time /usr/local/lib/uvfleet/bin/uv /etc/uv/uv.toml", " ".join(watched))
+    after = host.run(look, path, below)
     assert after.stdout == before.stdout, explain(after)
     assert "uvrefused" not in after.stdout
 

@@ -1,23 +1,35 @@
 """The scheduled jobs under cron, the scheduler of nodes without systemd (issue 23).
 
-After the systemd story (test_maintenance.py), the site playbook runs with
-uv_shared_maintenance_scheduler: cron, the branch the role takes where /run/systemd/system
-is absent: both cron entries written and the timers gone, a second run changes nothing,
-each entry's command run as cron runs it (a bare environment with the entry's PATH and
-SHELL, /bin/sh -c of the line's command, from root's home) writes its metrics, and turning
-the jobs off removes the entries, the metrics and the record. The cleanup then converges
-the scenario's own settings (systemd) again.
+After the other tests of the scenario, the site playbook runs with both jobs on
+(uv_shared_maintenance, uv_shared_content_check) and uv_shared_maintenance_scheduler: cron,
+the branch the role takes where /run/systemd/system is absent: both cron entries written and
+no timer, a second run changes nothing, each entry's command run as cron runs it (a bare
+environment with the entry's PATH and SHELL, /bin/sh -c of the line's command, from root's
+home) writes its metrics, and turning the jobs off removes the entries, the metrics and the
+record. (The maintenance scenario runs the same jobs from their systemd timers.)
 """
 import json
 import re
-import shlex
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from playbook_run import playbook
-from test_maintenance import CONTENT_METRICS, METRICS, RECORD_DIR, samples, value
 from uvfleet_story import explain
 
-JOBS = {"uvfleet-maintain": METRICS, "uvfleet-verify": CONTENT_METRICS}
-CRON = ["uvfleet.uv.site", "-e", json.dumps({"uv_shared_maintenance_scheduler": "cron"})]
+METRICS_DIR = "/var/lib/prometheus/node-exporter"
+JOBS = {"uvfleet-maintain": METRICS_DIR + "/uvfleet.prom", "uvfleet-verify": METRICS_DIR + "/uvfleet_content.prom"}
+SUCCESS = {"uvfleet-maintain": "uvfleet_maintenance_success", "uvfleet-verify": "uvfleet_content_check_success"}
+RECORD_DIR = "/var/lib/uvfleet/content"
+JOBS_ON = {"uv_shared_maintenance": True, "uv_shared_content_check": True, "uv_shared_maintenance_scheduler": "cron"}
+CRON = ["uvfleet.uv.site", "-e", json.dumps(JOBS_ON)]
+
+
+def unlabelled(text, name):
+    """The value of the sample NAME without labels, as prometheus_client (the reference parser) reads the textfile."""
+    found = [s.value for family in text_string_to_metric_families(text) for s in family.samples
+             if s.name == name and not s.labels]
+    assert len(found) == 1, (name, text)
+    return found[0]
 
 
 def entry(host, unit):
@@ -59,21 +71,18 @@ def test_each_entry_runs_as_cron_runs_it_and_writes_its_metrics(host):
         assert env == {"SHELL": "/bin/sh", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, env
         host.run("rm -f %s", metrics)
         # cron: a bare environment (its own SHELL, HOME, LOGNAME; the entry's PATH), cwd HOME, $SHELL -c
+        # (host.run quotes each argument itself)
         run = host.run("cd /root && env -i SHELL=/bin/sh HOME=/root LOGNAME=root PATH=%s /bin/sh -c %s",
-                       shlex.quote(env["PATH"]), shlex.quote(command))
+                       env["PATH"], command)
         assert run.rc == 0, explain(run)
         assert host.file(metrics).exists, "%s wrote no metrics: %s" % (unit, explain(run))
-        m = samples(host.file(metrics).content_string)
-        if unit == "uvfleet-maintain":
-            assert value(m, "uvfleet_maintenance_success") == 1, m
-        else:
-            assert value(m, "uvfleet_content_check_success") == 1, m
+        assert unlabelled(host.file(metrics).content_string, SUCCESS[unit]) == 1
         logged = host.run("journalctl -t %s -o cat --no-pager | tail -n 5", unit).stdout
         assert logged.strip(), "nothing reached the log through logger -t %s" % unit
 
 
 def test_turning_the_jobs_off_removes_the_entries_metrics_and_record(host):
-    off = {"uv_shared_maintenance_scheduler": "cron", "uv_shared_maintenance": False, "uv_shared_content_check": False}
+    off = dict(JOBS_ON, uv_shared_maintenance=False, uv_shared_content_check=False)
     rc, _stats, _tasks, out = playbook(["uvfleet.uv.site", "-e", json.dumps(off)])
     assert rc == 0, out
     for unit, metrics in JOBS.items():
