@@ -23,7 +23,7 @@ export MOLECULE_JOBS
 IMAGES ?= 11 12 13
 
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
-	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies sharing
+	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies sharing fleet
 all: test
 
 # ansible-core series of requirements-matrix.txt. `make test` runs the oldest and the
@@ -114,6 +114,13 @@ sharing: venv layout
 
 bench: venv layout
 	python bench/run.py
+
+# What a converge of uvfleet.uv.site costs per node: 1, 4, 8 nodes, over SSH (pipelining)
+# and the podman connection, first and idempotent (docs/benchmarks.md, ~30 min). Not
+# part of `make test`.
+fleet: venv layout
+	$(MAKE) images IMAGES=12
+	python bench/fleet.py
 
 clean:
 	-for s in $(SCENARIOS); do molecule destroy -s $$s; done

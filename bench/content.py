@@ -1,6 +1,6 @@
 # Copyright: uvfleet maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark of the content check (perms/content.py) against sha256sum, as ratios.
+"""Benchmark of the content check (uvfleet/content/check.py) against sha256sum, as ratios.
 
 On a cache of REAL wheels (installed with real uv from PyPI into a throwaway cache,
 reused with --keep), in ONE run, interleaved: ``sha256sum`` over the same regular
@@ -40,7 +40,7 @@ PACKAGES = ('plotly botocore sympy django scipy pandas numpy matplotlib babel an
 CHECK = '''
 import json, shutil, sys, tempfile
 sys.path.insert(0, %r)
-from perms import content
+from uvfleet.content import check as content
 record = sys.argv[4] if len(sys.argv) > 4 else None
 fresh = record == 'fresh'
 if fresh:  # first sight of every entry: the whole record is written

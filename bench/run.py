@@ -278,9 +278,6 @@ def section_audit(ctx, res, section='audit', jobs_list=(None,)):
         if section == 'audit' or (section == 'parallel' and 'audit' not in ctx['only']):
             cmds.append(('python fd-walk floor --jobs %d' % ctx['jobs'],
                          [eng.python, FLOOR, root, str(group), '--jobs', str(ctx['jobs'])], None))
-        if section == 'audit' and r == 0 and '--check-file-acls' in eng.help:   # slow: once is enough
-            cmds.append(('engine audit --check-file-acls',
-                         eng.argv('audit', root, group, extra=['--check-file-acls']), out))
         if r % 2:
             cmds.reverse()            # interleave: neither side always runs first
         for label, argv, stdout in cmds:
@@ -792,11 +789,14 @@ def engine_digest():
     """sha256 of the engine's sources, so a result names the code it measured."""
     import hashlib
     digest = hashlib.sha256()
-    lib = os.path.join(REPO, 'plugins', 'module_utils', 'perms')
-    for name in sorted(os.listdir(lib)) if os.path.isdir(lib) else ():
-        if name.endswith('.py'):
-            with open(os.path.join(lib, name), 'rb') as fh:
-                digest.update(name.encode() + b'\0' + fh.read())
+    lib = os.path.join(REPO, 'plugins', 'module_utils')
+    for top, dirs, files in os.walk(os.path.join(lib, 'uvfleet')):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith('.py'):
+                path = os.path.join(top, name)
+                with open(path, 'rb') as fh:
+                    digest.update(os.path.relpath(path, lib).encode() + b'\0' + fh.read())
     return digest.hexdigest()[:16]
 
 

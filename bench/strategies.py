@@ -26,6 +26,10 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import doctable  # noqa: E402  (bench/doctable.py)
+
 RESULTS = os.path.join(HERE, 'results', 'strategies.json')
 DOC = os.path.join(REPO, 'docs', 'strategies.md')
 IMAGE = 'localhost/uvfleet/debian:12'
@@ -245,22 +249,13 @@ def table(data):
     return '\n'.join(lines)
 
 
-def write_table(data):
-    with open(DOC) as handle:
-        text = handle.read()
-    start, end = '<!-- strategies-table:start -->', '<!-- strategies-table:end -->'
-    head, rest = text.split(start, 1)
-    _old, tail = rest.split(end, 1)
-    with open(DOC, 'w') as handle:
-        handle.write(head + start + '\n' + table(data) + '\n' + end + tail)
-
-
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--only', nargs='*', choices=list(STRATEGIES), help='measure only these strategies')
     parser.add_argument('--keep', action='store_true', help='keep the containers')
     parser.add_argument('--table', action='store_true', help='only print/write the table from the last results')
     args = parser.parse_args(argv)
+    data = None
     if not args.table:
         data = {'date': time.strftime('%Y-%m-%d'), 'uv': UV_VERSION, 'strategies': {}}
         if args.only and os.path.exists(RESULTS):
@@ -273,14 +268,7 @@ def main(argv):
             sys.stderr.write('strategy %s ...\n' % name)
             data['strategies'][name] = measure(name, uv_path, workdir, args.keep)
             data['strategies'][name]['seconds'] = round(time.time() - started, 1)
-        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-        with open(RESULTS, 'w') as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-    with open(RESULTS) as handle:
-        data = json.load(handle)
-    write_table(data)
-    print(table(data))
-    return 0
+    return doctable.publish(RESULTS, data, DOC, 'strategies', table)
 
 
 if __name__ == '__main__':

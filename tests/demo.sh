@@ -7,7 +7,10 @@
 #   carol        not a member
 #
 # It ends with what `uvfleet doctor` tells alice (all ok) and carol (not a member).
-# The container is removed at the end (keep it with UVFLEET_DEMO_KEEP=1).
+# Ansible reaches the node over SSH, as a fleet is driven (tests/ssh_nodes.py: its own
+# podman network uvfleet-demo, a key made for the run, pipelining, ControlPersist);
+# the users' commands go over the same connection. The container and the network are
+# removed at the end (keep them with UVFLEET_DEMO_KEEP=1).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,15 +20,20 @@ export PATH="$repo/.venv/bin:$PATH"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/tests/podman/containers.conf}"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/build/collections}"
 export ANSIBLE_PYTHON_INTERPRETER=auto_silent ANSIBLE_RETRY_FILES_ENABLED=false
-export ANSIBLE_HOST_KEY_CHECKING=false ANSIBLE_NOCOLOR=1
+export ANSIBLE_NOCOLOR=1
 
 work="$(mktemp -d /tmp/uvfleet-demo.XXXXXX)"
+network="${UVFLEET_DEMO_NETWORK:-$name}"
+# The node for tests/ssh_nodes.py (up and down).
+spec="$(python3 -c 'import json, sys; n, w, name, image, ca = sys.argv[1:]
+print(json.dumps({"network": n, "ssh_dir": w + "/ssh", "nodes": [{"name": name, "image": image, "volumes": [ca]}]}))' \
+  "$network" "$work" "$name" "$image" /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)"
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if [[ "${UVFLEET_DEMO_KEEP:-0}" != 1 ]]; then
-    podman rm -f --ignore "$name" >/dev/null 2>&1 || true
+    python3 "$repo/tests/ssh_nodes.py" down <<<"$spec" >/dev/null 2>&1 || true
+    rm -rf "$work"
   fi
-  rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -34,17 +42,19 @@ command -v ansible-playbook >/dev/null || { echo "no ansible-playbook: run 'make
 podman image exists "$image" || { echo "image $image is missing: run 'make images IMAGES=12'" >&2; exit 2; }
 
 start=$(date +%s)
-echo "== starting a throwaway container $name ($image)"
-podman rm -f --ignore "$name" >/dev/null
-podman run -d --name "$name" --hostname "$name" --systemd=always \
-  -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
-  "$image" /sbin/init >/dev/null
+echo "== starting a throwaway container $name ($image), reached over SSH"
+python3 "$repo/tests/ssh_nodes.py" up <<<"$spec" > "$work/nodes.json"
+address="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["nodes"][0]["address"])' < "$work/nodes.json")"
+ssh_node=(ssh -n -F "$work/ssh/config" "$name")
 
 cat > "$work/inventory.yml" <<EOF
 uv_nodes:
   hosts:
     $name:
-      ansible_connection: containers.podman.podman
+      ansible_host: $address
+      ansible_user: root
+      ansible_ssh_common_args: -F $work/ssh/config -o ControlPath=$work/ssh/cp-%h
+      ansible_ssh_pipelining: true
   vars:
     uv_install_source: pypi
     uv_shared_group: uvshared
@@ -80,9 +90,9 @@ if ! ansible-playbook -i "$work/inventory.yml" "$work/demo.yml" > "$repo/build/d
 fi
 grep -E "^$name +: ok=" "$repo/build/demo.log" | sed 's/  */ /g; s/^/   /'
 
-as() { # as USER COMMAND -> prints "rc<TAB>last line of output"
+as() { # as USER COMMAND -> prints "rc<TAB>last line of output" (a login shell of USER)
   local out rc=0
-  out="$(podman exec "$name" runuser -l "$1" -c "$2" 2>&1)" || rc=$?
+  out="$("${ssh_node[@]}" "runuser -l $(printf '%q' "$1") -c $(printf '%q' "$2")" 2>&1)" || rc=$?
   printf '%s\t%s\n' "$rc" "$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -1 | sed 's/^ *//; s/^cause: //')"
 }
 unexpected=0
@@ -115,14 +125,14 @@ row carol "uv pip install six" "uv venv -q ~/demo && uv pip install -p ~/demo si
 
 echo
 echo "== the shared cache, as root sees it"
-podman exec "$name" bash -c 'ls -ld /var/cache/uv; getfacl -p /var/cache/uv 2>/dev/null | grep "^default"' | sed 's/^/   /'
+"${ssh_node[@]}" 'ls -ld /var/cache/uv; getfacl -p /var/cache/uv 2>/dev/null | grep "^default"' | sed 's/^/   /'
 
 doctor() { # doctor USER EXPECTED-EXIT: what `uvfleet doctor` tells USER (run in their login shell)
   local rc=0
   echo
   echo "== uvfleet doctor, as $1 (what a member runs when uv fails; exit 0: uv works, 1: a problem blocks it)"
   # pipefail: rc is the doctor's exit status, not sed's
-  podman exec "$name" runuser -l "$1" -c 'uvfleet doctor' | sed 's/^/   /' || rc=$?
+  "${ssh_node[@]}" "runuser -l $(printf '%q' "$1") -c 'uvfleet doctor'" | sed 's/^/   /' || rc=$?
   echo "   (exit $rc)"
   if [[ "$rc" != "$2" ]]; then
     echo "   expected exit $2" >&2
@@ -134,7 +144,7 @@ echo
 echo "done in $(( $(date +%s) - start )) s; /etc/uv/uv.toml and the uv wrapper were written by uvfleet.uv.shared"
 doctor alice 0
 doctor carol 1
-[[ "${UVFLEET_DEMO_KEEP:-0}" == 1 ]] && echo "container $name kept (podman exec -it $name bash)"
+[[ "${UVFLEET_DEMO_KEEP:-0}" == 1 ]] && echo "container $name kept (ssh -F $work/ssh/config $name)"
 if (( unexpected > 0 )); then
   echo "$unexpected row(s) above did not give the expected result" >&2
   exit 1

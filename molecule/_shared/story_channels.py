@@ -62,5 +62,7 @@ def test_a_cron_job_sees_the_shared_settings(host, expect):
 
 
 def test_sudo_and_an_empty_environment_see_the_shared_settings(host):
-    assert ok(host.run("sudo -u alice %s python dir", WRAPPER)).stdout.strip() == PYTHON_DIR
+    # From /: uv looks for a uv.toml in the working directory and its parents, and root's
+    # SSH session starts in /root, which alice may not enter (uv then fails, rightly).
+    assert ok(host.run("cd / && sudo -u alice %s python dir", WRAPPER)).stdout.strip() == PYTHON_DIR
     assert ok(as_user(host, "alice", "env -i %s tool dir" % WRAPPER)).stdout.strip() == TOOL_DIR

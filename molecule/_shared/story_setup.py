@@ -86,8 +86,8 @@ def test_a_users_own_setting_beats_the_wrapper_default(host):
 
 
 def test_the_node_command_is_root_owned_and_audits_the_shared_directories(host):
-    for path in ("/usr/local/bin/uvfleet", "/usr/local/lib/uvfleet/lib/perms",
-                 "/usr/local/lib/uvfleet/lib/perms/command.py", "/etc/uvfleet/config.json"):
+    for path in ("/usr/local/bin/uvfleet", "/usr/local/lib/uvfleet/lib/uvfleet",
+                 "/usr/local/lib/uvfleet/lib/uvfleet/cmd/main.py", "/etc/uvfleet/config.json"):
         f = host.file(path)
         assert f.exists and f.user == "root" and f.group == "root", path
         assert f.mode & 0o022 == 0, "%s has mode %o" % (path, f.mode)

@@ -383,7 +383,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.policy import (
     ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES,
 )
 
@@ -392,12 +392,14 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.perms.policy import (
 # even imported (Python 2 cannot compile it), and main() fails with a clear message.
 PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
-    from ansible_collections.uvfleet.uv.plugins.module_utils.perms.engine import PermsError, make_roots, open_root, run
-    from ansible_collections.uvfleet.uv.plugins.module_utils.perms import reflink
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import make_roots, open_root
 
 
 def probe_reflinks(paths):
-    """{root: reflinks work there}, each root opened and checked as the walk opens it (engine.open_root)."""
+    """{root: reflinks work there}, each root opened and checked as the walk opens it (roots.open_root)."""
     found = {}
     for path in paths:
         root, fd, _st = open_root(path)
@@ -450,11 +452,11 @@ def main():
                 paths = [path for path in paths if os.path.normpath(path) not in created]
                 if not paths:
                     module.exit_json(changed=bool(created), created=created, mode='check' if params['repair'] else 'audit')
-        result = run(paths, params['group'], repair=params['repair'], dry_run=module.check_mode,
-                     others=params['others'], group_access=params['group_access'], acl=params['acl'],
-                     exclude=params['exclude'], max_samples=params['max_samples'], jobs=params['jobs'],
-                     exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'],
-                     link_roots=params['link_roots'])
+        result = run(paths, params['group'], Options(
+            repair=params['repair'], dry_run=module.check_mode, others=params['others'],
+            group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
+            exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
+            max_samples=params['max_samples'], jobs=params['jobs']))
         if params['probe_reflink']:
             result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:

@@ -274,10 +274,10 @@ files_matched_record:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.content import ContentError
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.quarantine import QuarantineError
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.escape import printable
-from ansible_collections.uvfleet.uv.plugins.module_utils.perms.verify import POOLS, run
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.content.check import ContentError
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.content.quarantine import QuarantineError
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.content.verify import POOLS, run
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.escape import printable
 
 
 def main():

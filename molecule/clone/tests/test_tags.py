@@ -16,10 +16,12 @@ CACHE = "/xfs/uv/cache"
 TOML = "/etc/uv/uv.toml"
 # Tasks each phase owns (a few distinctive names per phase).
 PHASE_TASKS = {
-    "install": {"Read the versions of the installed uv and uvx"},
+    "install": {"Look at the machine, the installed uv and uvx and the bin dir"},
     "group": {"Add the members to the shared group (their other groups are kept)", "Look up the accounts"},
     "dirs": {"Set the default ACLs and bring the shared directories (and existing content) under the group"},
-    "config": {"Write the system uv.toml (validated by uv before it replaces the previous one)",
+    # the look runs on every run of the phase; the writes only where something differs
+    "config": {"Look at what this role writes on the node, the real binaries and the node command's library",
+               "Write the system uv.toml (validated by uv before it replaces the previous one)",
                "Install the uv and uvx wrappers"},
     "selfcheck": {"Audit the shared directories (cache_perms, audit only)"},
 }

@@ -3,18 +3,17 @@ import os
 import sys
 
 import pytest
-import testinfra
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "_shared"))
 
-from uvfleet_fixtures import ansible_host, host  # pylint: disable=unused-import  # noqa: E402,F401
+from uvfleet_fixtures import ansible_host, host, node  # pylint: disable=unused-import  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
 def node1():
-    return testinfra.get_host("podman://uvfleet-cluster-n1")
+    return node("uvfleet-cluster-n1")
 
 
 @pytest.fixture(scope="session")
 def node2():
-    return testinfra.get_host("podman://uvfleet-cluster-n2")
+    return node("uvfleet-cluster-n2")

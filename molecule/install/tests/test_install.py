@@ -8,11 +8,10 @@ import os
 import pytest
 import testinfra.utils.ansible_runner
 
-# The nodes come from Molecule's inventory, but commands go straight through
-# `podman exec`: testinfra's ansible backend starts one ansible process per command.
+# The nodes come from Molecule's inventory; testinfra runs each command over the
+# inventory's SSH connection (ControlMaster), not through an Ansible run per command.
 _RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
 _NODES = _RUNNER.get_hosts("all")
-testinfra_hosts = [f"podman://{name}" for name in _NODES]
 _VARS = _RUNNER.get_variables(_NODES[0])
 PINNED = _VARS["install_test_version"]
 USER = _VARS["install_test_user"]

@@ -353,6 +353,10 @@ def test_check_mode_reported_the_retirement_and_changed_nothing(host, policy):
     assert len(digests) == 2 and digests[0] == digests[1], "the check run changed something"
     report = json.loads(host.file("/root/checkrun-report.json").content_string)
     assert report["check_mode"] is True
+    # checkrun.yml moved the node command's library aside: the check run staged this
+    # collection's for its scripts, removed the stage, and wrote no library
+    assert "/uvfleet-lib." in report["lib_staged"] and not report["lib_written"], report
+    assert not host.file(report["lib_staged"]).exists
     assert sorted(report["retire"]["retiring"]) == sorted(MANAGED), report
     first = reports(host)[0]["retire"]
     assert sorted(r["dir"] for r in first["retired"]) == sorted(MANAGED), first

@@ -24,8 +24,8 @@
 # - verify (before root's uv runs in the managed dirs, and the self-check): the
 #   findings, one per dir; with "fail", a failure that names them.
 # - remove (uv_shared_retired_dirs: remove): the <dir>.retired-* beside each managed
-#   dir are removed with perms/rmtree.py of the node command's library ("lib"):
-#   fd-based, never following a symlink, closed to members first.
+#   dir are removed with uvfleet/pythons_tools/rmtree.py of the node command's library
+#   ("lib"): fd-based, never following a symlink, closed to members first.
 # - purge (uv_shared_state: absent with uv_shared_purge): the same removal for each
 #   shared dir itself and the <dir>.retired-* beside it.
 #
@@ -175,7 +175,7 @@ def remove(conf):
             if rmtree is None:
                 sys.dont_write_bytecode = True  # nothing of root's into the library's directory
                 sys.path.insert(0, conf["lib"])
-                from perms import rmtree  # pylint: disable=import-error  # the node command's library
+                from uvfleet.pythons_tools import rmtree  # pylint: disable=import-error  # the node command's library
             try:
                 result = rmtree.remove(parent, name)
             except rmtree.RemoveError as exc:

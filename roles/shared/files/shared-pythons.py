@@ -9,7 +9,7 @@
 #
 # Run by the role with the node's python3 (ansible.builtin.script), as root, through the
 # uv wrapper (which sets UV_PYTHON_INSTALL_DIR and UV_PYTHON_BIN_DIR), with the node
-# command's library ("lib", perms/installs.py):
+# command's library ("lib", uvfleet/pythons_tools/installs.py):
 #
 # - managed: the dir holds only root's files (tasks/pythons_tools.yml verifies that
 #   first, after managed-retire.py retired anything else), and root's uv looks only
@@ -68,7 +68,8 @@ def main():
     os.umask(int(conf.get("umask", "0027"), 8))
     sys.dont_write_bytecode = True  # nothing of root's into the library's directory
     sys.path.insert(0, conf["lib"])
-    from perms import installs  # pylint: disable=import-error  # the node command's library (conf["lib"])
+    # pylint: disable-next=import-error  # the node command's library (conf["lib"])
+    from uvfleet.pythons_tools import installs
 
     try:
         worker, fresh = installs.who_installs(conf, "Pythons", conf["dir"])

@@ -9,7 +9,7 @@
 #
 # Run by the role with the node's python3 (ansible.builtin.script), as root, through the
 # uv wrapper (UV_TOOL_DIR, UV_TOOL_BIN_DIR, UV_PYTHON_*), with the node command's library
-# ("lib", perms/installs.py).
+# ("lib", uvfleet/pythons_tools/installs.py).
 #
 # - managed: the tool dir holds only root's files (verified before, see
 #   managed-retire.py). Each tool gets an explicit interpreter (--python PATH): found by
@@ -47,9 +47,10 @@ def fail(msg, result=None):
 
 class Tools(object):
 
-    def __init__(self, conf, installs, uv):
+    def __init__(self, conf, installs, printable, uv):
         self.conf = conf
         self.installs = installs
+        self.printable = printable  # escape.printable: what a member wrote, as one line of printable text
         self.uv = uv
         self.system = installs.Runner(conf["uv"])
 
@@ -105,7 +106,7 @@ class Tools(object):
         if self.conf["managed"] or os.path.lexists(self.venv(name)):
             fail("uv tool uninstall %s failed" % name, result)
         warnings.append("uv tool uninstall %s (as %s) removed the tool but not everything its receipt names: %s"
-                        % (name, self.uv.worker.name, self.installs.show((result.stderr or result.stdout).strip()[-500:])))
+                        % (name, self.uv.worker.name, self.printable((result.stderr or result.stdout).strip()[-500:])))
 
     def present(self, tool, warnings):
         """Install one present tool (managed: on a checked interpreter); True when something changed."""
@@ -126,13 +127,16 @@ def main():
     os.umask(int(conf.get("umask", "0027"), 8))
     sys.dont_write_bytecode = True  # nothing of root's into the library's directory
     sys.path.insert(0, conf["lib"])
-    from perms import installs  # pylint: disable=import-error  # the node command's library (conf["lib"])
+    # pylint: disable=import-error  # the node command's library (conf["lib"])
+    from uvfleet.escape import printable
+    from uvfleet.pythons_tools import installs
+    # pylint: enable=import-error
 
     try:
         worker, fresh = installs.who_installs(conf, "tools", conf["tool_dir"])
     except installs.InstallError as exc:
         fail(str(exc))
-    tools = Tools(conf, installs, installs.Runner(conf["uv"], worker=worker))
+    tools = Tools(conf, installs, printable, installs.Runner(conf["uv"], worker=worker))
     installed, removed, executables, refused, interpreters, warnings = [], [], {}, [], {}, []
     claimed = {}
     for tool in conf["tools"]:
@@ -159,7 +163,7 @@ def main():
             if why is None and exe in claimed:
                 why = "also an executable of the tool %s, which has the wrapper" % claimed[exe]
             if why is not None:
-                refused.append({"tool": name, "name": installs.show(exe), "why": why})
+                refused.append({"tool": name, "name": printable(exe), "why": why})
                 continue
             claimed[exe] = name
             names.append(exe)

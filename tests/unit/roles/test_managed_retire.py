@@ -6,7 +6,7 @@
 A managed Python or tool dir that holds anything a user other than root could have
 written is retired (renamed aside, nothing in it changed), never adopted; the
 self-check and the check before root's uv runs find the same; retired dirs are removed
-fd-based (perms/rmtree.py), never through a member's link.
+fd-based (uvfleet/pythons_tools/rmtree.py), never through a member's link.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +19,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, os.pardir, 'plugins', 'module_utils', 'perms'))
+sys.path.insert(0, os.path.join(HERE, os.pardir, 'plugins', 'module_utils', 'uvfleet'))
 
 from perms_testlib import GID, MEMBER_UID, cleanup, make_dir, make_file, temp_base  # noqa: E402 pylint: disable=wrong-import-position
 

@@ -20,7 +20,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, os.pardir, 'plugins', 'module_utils', 'perms'))
+sys.path.insert(0, os.path.join(HERE, os.pardir, 'plugins', 'module_utils', 'uvfleet'))
 
 from perms_testlib import GID, MEMBER_UID, cleanup, make_dir, make_file, make_wheel, temp_base  # noqa: E402 pylint: disable=wrong-import-position
 
@@ -168,7 +168,7 @@ def test_collaborative_tools_as_the_worker_and_the_names_a_member_writes_into_a_
     # ls passes here (plain, in the venv): each node refuses it as a command of its system (pythons_tools.yml)
     assert result['executables'] == {'tinypkg': ['ls', 'tinypkg']}, result
     refused = dict((r['name'], r['why']) for r in result['refused'])
-    assert set(refused) == {'uv', '../x', 'a\\\\nb', 'python3', 'python3.99', 'ghost', 'linked', 'a\\\\\\"b'}, refused
+    assert set(refused) == {'uv', '../x', 'a\\\\nb', 'python3', 'python3.99', 'ghost', 'linked', 'a\\\\"b'}, refused
     assert 'this role' in refused['uv'] and 'interpreter' in refused['python3'] and 'not in' in refused['ghost']
     assert 'not a regular file' in refused['linked'] and 'plain' in refused['../x']
     assert all(c.isprintable() for r in result['refused'] for c in r['name'])

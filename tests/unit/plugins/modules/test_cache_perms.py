@@ -167,7 +167,7 @@ def test_create_refuses_system_directories_before_it_makes_anything(tmp_path):
         fine = os.path.join(base, 'cache')
         for system in ('/mnt', '/var/log/uv', '/etc/uvcache'):
             result = module_runner.run_module('cache_perms', tmp_path, path=[fine, system], group=str(GID), create=True)
-            assert result.get('failed') and system.split('/uv')[0] in result['msg'], result
+            assert result.get('failed') and system.split('/uv', maxsplit=1)[0] in result['msg'], result
             assert not os.path.lexists(fine)
     finally:
         shutil.rmtree(base)

@@ -20,7 +20,7 @@ import module_runner  # noqa: E402 pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='runs as root on temporary trees')
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'module_utils', 'perms'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'module_utils', 'uvfleet'))
 
 from content_testlib import make_cache, make_wheel_entry, record_hash, write  # noqa: E402 pylint: disable=wrong-import-position
 
