@@ -23,7 +23,7 @@ export MOLECULE_JOBS
 IMAGES ?= 11 12 13
 
 .PHONY: all test host venv layout images lint sanity units molecule demo clean bench \
-	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies sharing fleet
+	importer release-check matrix matrix-quick matrix-rest python-floor release docsite strategies sharing fleet images-ci
 all: test
 
 # ansible-core series of requirements-matrix.txt. `make test` runs the oldest and the
@@ -33,7 +33,7 @@ MATRIX_ALL := $(shell awk '$$1 ~ /^core-/ {sub(/^core-/, "", $$1); print $$1}' r
 MATRIX_QUICK ?= 2.16 2.21
 MATRIX ?= $(MATRIX_ALL)
 
-test: lint importer release-check sanity units matrix-quick python-floor docsite molecule demo
+test: lint importer release-check sanity units matrix-quick python-floor docsite molecule images-ci demo
 
 host:
 	bash tests/setup-host.sh
@@ -92,6 +92,12 @@ release: venv
 # MOLECULE_JOBS scenarios at a time (tests/molecule-scenarios.sh), logs in build/molecule/.
 molecule: venv layout images
 	bash tests/molecule-scenarios.sh $(SCENARIOS)
+
+# The CI image of docs/images.md: podman build of the page's Containerfile with this
+# checkout's collection, then the uv#8032 story in containers of it (tests/images/ci-story).
+images-ci: venv layout
+	$(MAKE) images IMAGES=12
+	bash tests/images/ci-story/run.sh
 
 demo: venv layout
 	$(MAKE) images IMAGES=12

@@ -16,6 +16,8 @@ read it, the doctor needs it; it holds no secret).  Keys (all optional):
     exclude_locks    globs of uv's lock files (left alone when regular files of uv's mode)
     acl              auto | required | off;  fallback  true where the umask
                      fallback is active;  fallback_umask
+    target           node | image (an image build: no ACLs kept, no scheduled jobs;
+                     docs/images.md)
     wrapper_dir, real_bin_dir, uv_toml_path, link_mode
     content_record_dir  where ``uvfleet verify`` keeps its record of each cache entry's
                      first sight (the scheduled content check's, /var/lib/uvfleet/content)

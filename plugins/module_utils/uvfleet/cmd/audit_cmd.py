@@ -104,6 +104,9 @@ def node_argv(mode, argv, config):
         return argv  # a usage error: the engine's parser reports it
     if parsed.group is None and config.get('group'):
         argv = ['--group', config['group']] + argv
+    if config.get('acl') and not any(arg == '--acl' or arg.startswith('--acl=') for arg in argv):
+        # the role's ACL decision (off in an image build, whose layers keep no ACLs)
+        argv = ['--acl', config['acl']] + argv
     if not parsed.paths and config.get('managed_dirs'):
         # the role's policy: its exclusions, uv's lock files, links between the managed dirs
         argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))

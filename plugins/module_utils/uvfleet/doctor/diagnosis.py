@@ -28,6 +28,7 @@ import time
 
 from .. import nodeconfig
 from . import cache
+from . import container
 from . import envdirs
 from . import linkmode
 from . import maintenance
@@ -100,6 +101,7 @@ class Diagnosis(object):
         uv.check_env_dir(self, 'tool')
         cache.check_cache_access(self)
         cache.check_group_usable(self)
+        container.check_lost_acls(self)
         envdirs.check_env_dir_access(self, 'python')
         envdirs.check_env_dir_access(self, 'tool')
         linkmode.check_link_mode(self)

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 import grp
 import os
 
+from .container import numeric_start, numeric_start_advice
 from .report import OK, PROBLEM, WARNING
 
 
@@ -64,6 +65,10 @@ def check_group(doc):
     details = {'group': name, 'gid': group.gr_gid, 'in_group_database': in_db, 'in_session': in_session}
     if in_db and in_session:
         doc.add('group', OK, '%s is a member of %s, and this session has the group' % (doc.user, name), **details)
+    elif in_db and numeric_start(doc.environ):
+        summary, cause, doc.group_fix = numeric_start_advice(doc.user, name, group.gr_gid)
+        doc.group_reason = 'this process has no supplementary groups, so not %s' % name
+        doc.add('group', PROBLEM, summary, cause=cause, fix=doc.group_fix, numeric_start=True, **details)
     elif in_db:
         doc.group_fix = 'log in again (a new ssh or desktop session), or run `newgrp %s` in this shell' % name
         doc.group_reason = 'this session does not have the group %s' % name

@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
 
-from perms_testlib import GID, NODE_COMMAND, good_tree, install_node_command, make_file, mode_of, setfacl
+from perms_testlib import GID, NODE_COMMAND, getfacl, good_tree, install_node_command, make_file, mode_of, setfacl
 
 SCRIPT = NODE_COMMAND
 
@@ -146,3 +146,25 @@ def test_managed_dirs_of_the_managed_policy_are_checked_read_only(base, tmp_path
     os.chmod(tool, 0o770)
     code, report, _err = run(capsys, 'repair')
     assert report['fixed'].get('group_perms') == 1 and mode_of(tool) == 0o750
+
+
+def test_the_acl_decision_of_the_role_reaches_audit_and_repair(base, config, capsys):
+    # An image build (docs/images.md): the role decided acl off (layers keep no ACLs). The
+    # sealing `uvfleet repair` must not set default ACLs the next layer loses, and the
+    # audit must not ask for them; an explicit --acl still wins.
+    os.chown(base, 0, GID)
+    os.chmod(base, 0o2770)
+    sub = os.path.join(base, 'python')
+    os.mkdir(sub)
+    os.chmod(sub, 0o755)
+    make_file(os.path.join(sub, 'mod.pyc'), mode=0o644)
+    config({'group': str(GID), 'managed_dirs': [base], 'acl': 'off', 'fallback': True, 'target': 'image'})
+    code, report, _err = run(capsys, 'repair')
+    assert code == 0 and report['fixed'], report
+    assert mode_of(sub) == 0o2770 and mode_of(os.path.join(sub, 'mod.pyc')) == 0o660
+    for path in (base, sub):
+        assert not getfacl(path, default=True), path
+    code, report, _err = run(capsys, 'audit', '--fail-on-findings')
+    assert code == 0 and not report['findings'], report
+    code, report, _err = run(capsys, 'audit', '--acl', 'required')
+    assert report['findings'], report

@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import doctor_cmd
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import cache as doctor_cache
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import container
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor import probes
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor.diagnosis import Diagnosis
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.doctor.report import PROBLEM
@@ -549,3 +550,56 @@ def test_on_a_file_system_with_reflinks_clone_is_ok_not_a_hardlink_warning(node)
         assert code == 0 and link['status'] == 'ok' and link['details']['reflink'] is True, link
         assert link['summary'].startswith('clone (')
         assert os.listdir(cache) == [] or all(not n.startswith('.tmp-uvfleet') for n in os.listdir(cache))
+
+
+def test_a_numeric_start_in_a_container_is_told_the_missing_supplementary_group_and_the_fix(node):
+    # A container started as a bare --user UID:GID (Jenkins' docker agent): the process has its gid
+    # and no supplementary group, though the image's group database lists the user (docs/images.md).
+    code, _report, checks = node.doctor(node.member, groups=[])
+    group = checks['group']
+    assert code == 1 and group['status'] == 'problem' and group['details']['numeric_start']
+    assert group['summary'] == ("this process has no supplementary groups (started as a numeric user, e.g. a "
+                                "container's `--user UID:GID`): it lacks the group %s, which the group database "
+                                "gives %s" % (doctor_node.GROUP, doctor_node.MEMBER))
+    assert '`--group-add %d`' % node.gid in group['fix'] and 'supplementalGroups: [%d]' % node.gid in group['fix']
+    assert 'docs/images.md' in group['fix']
+    # uv's own failure in the cache names it as the reason, with the same fix
+    assert checks['cache_write']['status'] == 'problem'
+    assert 'because this process has no supplementary groups' in checks['cache_write']['cause']
+    assert checks['cache_write']['fix'] == group['fix']
+    # podman puts the gid itself into the list (and `container` into the environment)
+    code, _report, checks = node.doctor(node.member, groups=[node.member.pw_gid],
+                                        env=node.env(node.member, container='podman'))
+    assert code == 1 and checks['group']['details']['numeric_start']
+    # the same process with the group added (--group-add) is fine
+    code, _report, checks = node.doctor(node.member, groups=[node.gid])
+    assert code == 0 and checks['group']['status'] == 'ok', not_ok(checks)
+    # a login session (initgroups: the primary group in the list) without the group is one from before the
+    # group was added
+    _code, _report, checks = node.doctor(node.member, groups=[node.member.pw_gid])
+    assert checks['group']['summary'].endswith('after this session started: this session does not have the group yet')
+
+
+def test_an_image_that_lost_its_acls_is_named_with_the_rebuild_and_the_umask_for_now(base, uv_real):
+    # The role saw default ACLs work at build time (no fallback, no umask in the wrapper); the
+    # image's layers dropped them: nothing in the tree carries a default ACL now.
+    node = doctor_node.Node(base, uv_real, acl=False)
+    node.write_config(acl='auto', fallback=False)
+    env = node.env(node.member, container='podman')
+    _code, _report, checks = node.doctor(node.member, env=env, umask=0o077)
+    lost = checks['acl']
+    assert lost['status'] == 'warning' and lost['details'] == {'path': node.cache, 'container': True}
+    assert lost['summary'] == 'this image lost its ACLs: %s has no default ACL, which the image build set up' % \
+        node.cache
+    assert 'image layers do not keep POSIX ACLs' in lost['cause'] and 'your umask 0077' in lost['cause']
+    assert 'uv_shared_target' in lost['fix'] and '`umask 0007` before uv' in lost['fix']
+    assert checks['group_usable']['status'] == 'warning'
+    # on a node the same finding is the admin's repair (not checkable on a host that is itself a container)
+    _code, _report, checks = node.doctor(node.member)
+    if not container.in_container({}):
+        assert checks['acl']['summary'] == 'the default ACL of %s is gone, and the wrappers rely on it' % node.cache
+        assert '`uvfleet repair`' in checks['acl']['fix']
+    # an image built in image mode (acl off, the fallback umask) has nothing to report
+    node.write_config(acl='off', fallback=True)
+    _code, _report, checks = node.doctor(node.member, env=env)
+    assert 'acl' not in checks
