@@ -111,16 +111,21 @@ def retired_name(path, stamp):
     return name
 
 
-def retire(conf):
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    retired = []
-    for path in conf["dirs"]:
+def untrusted_dirs(dirs):
+    """(dir, why) for each existing dir of ``dirs`` that holds what a user other than root could have written."""
+    for path in dirs:
         if not os.path.lexists(path):
             continue
         check_ancestors(path)
         why = untrusted(path)
-        if why is None:
-            continue
+        if why is not None:
+            yield path, why
+
+
+def retire(conf):
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    retired = []
+    for path, why in untrusted_dirs(conf["dirs"]):
         target = retired_name(path, stamp)
         retired.append({"dir": path, "to": target, "why": why})
         if not conf["check"]:
@@ -129,14 +134,7 @@ def retire(conf):
 
 
 def verify(conf):
-    findings = []
-    for path in conf["dirs"]:
-        if not os.path.lexists(path):
-            continue
-        check_ancestors(path)
-        why = untrusted(path)
-        if why is not None:
-            findings.append({"dir": path, "why": why})
+    findings = [{"dir": path, "why": why} for path, why in untrusted_dirs(conf["dirs"])]
     if findings and conf.get("fail"):
         fail("root's uv does not run in a managed dir that holds what a user other than root could have written: %s. "
              "Run the role with its directory tasks (tag uv_shared_dirs), which retire such a dir and make it anew "

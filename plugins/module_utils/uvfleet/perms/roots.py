@@ -114,14 +114,19 @@ def open_checked(norm):
         fd, st = walk.open_path(norm, ancestor_check(norm))
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            link = _first_symlink(norm)
-            if link is not None:
-                raise RefusedRoot('refusing %s: %s is a symlink; a path through a symlink could be swapped while we '
-                                  'work. Pass the real directory instead, after checking it is the tree you mean'
-                                  % (norm, link))
-            raise RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
+            raise _not_a_directory(norm)
         raise RefusedRoot('cannot use %s: %s; pass an existing directory' % (norm, exc.strerror))
     return fd, st
+
+
+def _not_a_directory(norm):
+    """The refusal of ``norm`` when opening it met ELOOP or ENOTDIR: a symlink (named) or a non-directory on the way."""
+    link = _first_symlink(norm)
+    if link is not None:
+        return RefusedRoot('refusing %s: %s is a symlink; a path through a symlink could be swapped while we '
+                           'work. Pass the real directory instead, after checking it is the tree you mean'
+                           % (norm, link))
+    return RefusedRoot('refusing %s: not a directory; pass the directory of the shared tree' % norm)
 
 
 def make_roots(paths, dry_run=False):
@@ -147,9 +152,9 @@ def make_roots(paths, dry_run=False):
         try:
             fd, _st = walk.open_path(parent, ancestor_check(norm), create=0o755)
         except OSError as exc:
-            raise RefusedRoot('cannot make %s: %s%s' % (norm, exc.strerror,
-                                                        '; a component of its path is a symlink or not a directory'
-                                                        if exc.errno in (errno.ELOOP, errno.ENOTDIR) else ''))
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _not_a_directory(norm)
+            raise RefusedRoot('cannot make %s: %s' % (norm, exc.strerror))
         try:
             pst = os.fstat(fd)
             if not (pst.st_mode & stat.S_ISVTX and pst.st_uid == 0):  # a sticky root dir: the new entry is root's

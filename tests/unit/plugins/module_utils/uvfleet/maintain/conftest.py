@@ -5,9 +5,15 @@
 
 from __future__ import absolute_import, division, print_function
 
+import os
+import sys
+
 import pytest
 
-from maintain_testlib import make_node
+# ansible-test's pytest does not put a test's directory on sys.path: the helper beside it is found through this
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from maintain_testlib import make_node  # noqa: E402 pylint: disable=wrong-import-position
 
 
 @pytest.fixture
