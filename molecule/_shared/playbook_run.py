@@ -42,3 +42,8 @@ def playbook(args, extra_inventory=None):
 def failures(tasks):
     """The messages of the failed task results, in order."""
     return [result.get("msg", "") for _name, hosts in tasks for result in hosts.values() if result.get("failed")]
+
+
+def changed(tasks):
+    """The names of the tasks that reported a change."""
+    return [name for name, hosts in tasks if any(result.get("changed") for result in hosts.values())]

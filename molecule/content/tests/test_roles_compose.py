@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from playbook_run import failures, playbook
+from playbook_run import changed, failures, playbook
 from uvfleet_story import CACHE, REAL_UV, WRAPPER, as_user, explain, ok
 
 
@@ -53,7 +53,7 @@ def task_names(*files):
 
 # what runs under every tag: the inventory check, the option checks, the lookups the phases share;
 # and the includes of the role and its phases
-ALWAYS = task_names("validate.yml", "placement.yml", "main.yml", "present.yml") | {
+ALWAYS = task_names("validate.yml", "target.yml", "placement.yml", "main.yml", "present.yml") | {
     "Fail when no host of the inventory matches uvfleet_hosts (default the group uv_nodes)",
     "Set up the shared group, directories, uv.toml and wrappers",
     "Validating arguments against arg spec 'main' - One uv cache for a group of users, on one node or a cluster",
@@ -111,5 +111,5 @@ def test_the_readme_play_works_as_written_where_uv_and_the_setup_were_removed(ho
     assert ok(as_user(host, "alice", "uv cache dir")).stdout.strip() == CACHE
     version = re.search(r'uv_install_version: "([^"]+)"', play)
     assert ok(as_user(host, "bob", "uv --version")).stdout.startswith("uv " + (version.group(1) if version else ""))
-    rc, stats, _tasks, out = playbook([path], extra_inventory="[gpu_servers:children]\nuv_nodes\n")
-    assert rc == 0 and all(s["changed"] == 0 for s in stats.values()), (stats, out)
+    rc, stats, tasks, out = playbook([path], extra_inventory="[gpu_servers:children]\nuv_nodes\n")
+    assert rc == 0 and all(s["changed"] == 0 for s in stats.values()), (changed(tasks), stats, out[-1500:])
