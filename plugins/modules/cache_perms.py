@@ -179,7 +179,9 @@ options:
         picks the cache's link mode with it.
       - "Safe in a directory members write: two new files are made in the checked directory fd with
         C(O_CREAT|O_EXCL|O_NOFOLLOW) under random names, cloned fd to fd and unlinked relative to that fd;
-        no path is resolved, nothing a member planted is opened. Made and removed in check mode too."
+        no path is resolved, nothing a member planted is opened."
+      - "Not in check mode: making and removing those files moves the directory's mtime and ctime, and check
+        mode changes nothing on the node; RV(reflink_supported) is then not returned."
     type: bool
     default: false
   create:
@@ -325,7 +327,7 @@ acl_supported:
 reflink_supported:
   description: Per O(path), whether its file system clones files (reflinks); V(false) also when no file could be
     made there.
-  returned: with O(probe_reflink=true)
+  returned: with O(probe_reflink=true), not in check mode
   type: dict
   sample: {"/var/cache/uv": false}
 notes:
@@ -457,7 +459,7 @@ def main():
             group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
             exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
             max_samples=params['max_samples'], jobs=params['jobs']))
-        if params['probe_reflink']:
+        if params['probe_reflink'] and not module.check_mode:
             result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:
         module.fail_json(msg=str(exc))

@@ -13,7 +13,8 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from playbook_run import playbook
+from disk_snapshot import check_run_changes_nothing
+from playbook_run import changed, playbook
 from uvfleet_story import explain
 
 METRICS_DIR = "/var/lib/prometheus/node-exporter"
@@ -58,9 +59,11 @@ def test_cron_entries_replace_the_timers_and_a_second_run_changes_nothing(host):
         for kind in ("service", "timer"):
             assert not host.file("/etc/systemd/system/%s.%s" % (unit, kind)).exists, (unit, kind)
     assert host.run("systemctl list-timers --all --no-legend 'uvfleet-*'").stdout.strip() == ""
-    rc, stats, _tasks, out = playbook(CRON)
+    rc, stats, tasks, out = playbook(CRON)
     assert rc == 0, out
-    assert all(s["changed"] == 0 for s in stats.values()), (stats, out)
+    assert all(s["changed"] == 0 for s in stats.values()), (changed(tasks), stats)
+    # and check mode with the jobs on changes nothing either (the cron entries, the job's state)
+    check_run_changes_nothing(host, ["-e", json.dumps(JOBS_ON)])
 
 
 def test_each_entry_runs_as_cron_runs_it_and_writes_its_metrics(host):
