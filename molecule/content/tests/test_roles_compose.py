@@ -53,7 +53,7 @@ def task_names(*files):
 
 # what runs under every tag: the inventory check, the option checks, the lookups the phases share;
 # and the includes of the role and its phases
-ALWAYS = task_names("validate.yml", "target.yml", "placement.yml", "main.yml", "present.yml") | {
+ALWAYS = task_names("validate.yml", "target.yml", "placement.yml", "real_uv.yml", "main.yml", "present.yml") | {
     "Fail when no host of the inventory matches uvfleet_hosts (default the group uv_nodes)",
     "Set up the shared group, directories, uv.toml and wrappers",
     "Validating arguments against arg spec 'main' - One uv cache for a group of users, on one node or a cluster",
