@@ -11,7 +11,9 @@ containers here, so that all of them reach their nodes the same way.
            "ssh_dir": "/path/of/this/run/ssh",    key, known_hosts, ssh config, masters
            "nodes": [{"name": "uvfleet-default-d12", "image": "localhost/uvfleet/debian:12",
                       "volumes": ["/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro"],
-                      "command": "/sbin/init", "hostname": "(default: name)"}],
+                      "command": "/sbin/init", "hostname": "(default: name)",
+                      "systemd": "(default true; false: no systemd mode, e.g. a command that starts
+                                  cron and sshd: a node without systemd)"}],
            "instance_config": "(optional) Molecule's instance_config.yml, written by up, emptied by down"}
 
 up: the network (made when missing: every scenario has its own, so nodes of scenarios
@@ -125,7 +127,8 @@ def start(node, network, key):
     name = node['name']
     run(['podman', 'rm', '-f', '-t', '0', '--ignore', name])
     argv = ['podman', 'run', '-d', '--name', name, '--hostname', node.get('hostname') or name,
-            '--network', network, '--systemd=always', '--label', 'uvfleet.test=1',
+            '--network', network, '--systemd=%s' % ('always' if node.get('systemd', True) else 'false'),
+            '--label', 'uvfleet.test=1',
             '-v', '%s.pub:/root/.ssh/authorized_keys:ro' % key]
     for volume in node.get('volumes') or []:
         argv += ['-v', volume]

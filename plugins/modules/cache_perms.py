@@ -141,6 +141,14 @@ options:
     type: list
     elements: path
     default: []
+  node_config:
+    description:
+      - Check or repair each O(path) with the policy the C(uvfleet.uv.shared) role set for that directory
+        in the node configuration (C(/etc/uvfleet/config.json)), the same options the node command
+        C(uvfleet audit) and the maintenance job use; O(others), O(group_access), O(acl), O(exclude),
+        O(exclude_locks) and O(link_roots) are then ignored. All paths of one call must share one policy.
+    type: bool
+    default: false
   max_samples:
     description:
       - At most this many sample findings in RV(samples), spread over the kinds found.
@@ -179,7 +187,9 @@ options:
         picks the cache's link mode with it.
       - "Safe in a directory members write: two new files are made in the checked directory fd with
         C(O_CREAT|O_EXCL|O_NOFOLLOW) under random names, cloned fd to fd and unlinked relative to that fd;
-        no path is resolved, nothing a member planted is opened. Made and removed in check mode too."
+        no path is resolved, nothing a member planted is opened."
+      - "Not in check mode: making and removing those files moves the directory's mtime and ctime, and check
+        mode changes nothing on the node; RV(reflink_supported) is then not returned."
     type: bool
     default: false
   create:
@@ -325,7 +335,7 @@ acl_supported:
 reflink_supported:
   description: Per O(path), whether its file system clones files (reflinks); V(false) also when no file could be
     made there.
-  returned: with O(probe_reflink=true)
+  returned: with O(probe_reflink=true), not in check mode
   type: dict
   sample: {"/var/cache/uv": false}
 notes:
@@ -392,6 +402,7 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.policy im
 # even imported (Python 2 cannot compile it), and main() fails with a clear message.
 PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
@@ -412,6 +423,23 @@ def probe_reflinks(paths):
     return found
 
 
+def policy_options(module, paths):
+    """The engine options of the policy: the module's own, or with node_config the node configuration's."""
+    params = module.params
+    if not params['node_config']:
+        return dict((name, params[name]) for name in ('others', 'group_access', 'acl', 'exclude', 'exclude_locks',
+                                                      'link_roots'))
+    try:
+        config = nodeconfig.load()
+    except nodeconfig.ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    policies = [nodeconfig.dir_policy(config, os.path.normpath(path)) for path in paths]
+    if any(policy != policies[0] for policy in policies):
+        module.fail_json(msg='node_config: %s have different policies in %s; give them one call each'
+                             % (', '.join(paths), nodeconfig.DEFAULT_PATH))
+    return policies[0]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -430,6 +458,7 @@ def main():
             jobs=dict(type='str', default='auto'),
             probe_reflink=dict(type='bool', default=False),
             create=dict(type='bool', default=False),
+            node_config=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -453,11 +482,9 @@ def main():
                 if not paths:
                     module.exit_json(changed=bool(created), created=created, mode='check' if params['repair'] else 'audit')
         result = run(paths, params['group'], Options(
-            repair=params['repair'], dry_run=module.check_mode, others=params['others'],
-            group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
-            exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
-            max_samples=params['max_samples'], jobs=params['jobs']))
-        if params['probe_reflink']:
+            repair=params['repair'], dry_run=module.check_mode, acl_allow=params['acl_allow'],
+            max_samples=params['max_samples'], jobs=params['jobs'], **policy_options(module, paths)))
+        if params['probe_reflink'] and not module.check_mode:
             result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:
         module.fail_json(msg=str(exc))

@@ -63,3 +63,25 @@ def load(path=None):
     if not isinstance(config, dict):
         raise ConfigError('%s must hold a JSON object' % path)
     return config
+
+
+def dir_policy(config, path):
+    """The shared role's policy for one managed directory of this configuration, as engine options.
+
+    The one definition that the node command (``uvfleet audit|check|repair`` without PATH,
+    cmd/audit_cmd.py), the maintenance job's repair of each directory (maintain/job.py) and
+    the role's self-check (the cache_perms module with ``node_config``) apply: others nothing;
+    the group writes, except in the Python and tool dirs of the ``managed`` policy
+    (``read_only_dirs``: root's, the group reads, and nothing is excluded there); the role's
+    exclusions (``exclude``) elsewhere; uv's lock files (``exclude_locks``) everywhere;
+    symlinks between the managed dirs normal (``link_roots``: every managed dir).
+    """
+    read_only = path in (config.get('read_only_dirs') or ())
+    return {
+        'others': 'none',
+        'group_access': 'read' if read_only else 'write',
+        'acl': config.get('acl') or 'auto',
+        'exclude': [] if read_only else list(config.get('exclude') or ()),
+        'exclude_locks': list(config.get('exclude_locks') or ()),
+        'link_roots': list(config.get('managed_dirs') or ()),
+    }

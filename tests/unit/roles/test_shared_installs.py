@@ -22,7 +22,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, 'plugins', 'module_utils', 'uvfleet'))
 
-from perms_testlib import GID, MEMBER_UID, cleanup, make_dir, make_file, make_wheel, temp_base  # noqa: E402 pylint: disable=wrong-import-position
+from perms_testlib import GID, MEMBER_UID, cleanup, make_dir, make_file, make_wheel, root_only_base, setfacl  # noqa: E402 pylint: disable=wrong-import-position
 
 FILES = os.path.join(HERE, os.pardir, os.pardir, os.pardir, 'roles', 'shared', 'files')
 LIB = os.path.join(HERE, os.pardir, os.pardir, os.pardir, 'plugins', 'module_utils')
@@ -52,7 +52,7 @@ pytestmark = [pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) i
 @pytest.fixture
 def node():
     """Shared Python, bin and tool dirs (collaborative: 2770, default ACL), the shared cache, a uv wrapper."""
-    base = temp_base()
+    base = root_only_base()  # root runs the managed Pythons: no sticky /tmp on the way (rootexec.py)
     d = dict((name, make_dir(os.path.join(base, name))) for name in ('python', 'bin', 'tools', 'cache'))
     d['base'] = base
     for name, mode in (('uvbin', 0o755), ('wheels', 0o755), ('marks', 0o1777), ('state', 0o700)):
@@ -208,6 +208,7 @@ def test_a_managed_tool_on_an_interpreter_someone_else_can_change_is_installed_a
     """Managed tool dir, collaborative Python dir: the tools run on the system's Python."""
     for name in ('tools', 'bin'):
         os.chmod(node[name], 0o2750)
+        setfacl('-d', '-m', 'u::rwx,g::r-x,m::r-x,o::---', node[name])  # what the role sets in a managed dir
     exe = plant_interpreter(node, uid=0)   # root's at first: the managed tool is installed on it
     os.chmod(exe, 0o755)
     done = subprocess.run([node['uv'], 'tool', 'install', '-q', '--python', exe, 'tinypkg'], stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ refused root/group/ACL requirement.
 Unlike the module (which repairs by default), the command audits unless
 ``--repair`` is given.  ``uvfleet check`` and ``uvfleet repair`` are ``--check`` and
 ``--repair``; without ``-g``/PATH the node configuration's group, directories and
-policy are added (``node_argv``).
+policy are added (``node_argvs``, ``nodeconfig.dir_policy``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 
+from .. import nodeconfig
 from ..perms import engine
 from ..perms.errors import PermsError
 from ..escape import printable
@@ -91,54 +92,129 @@ def build_parser(paths_required=True, prog='uvfleet audit'):
     return parser
 
 
-def node_argv(mode, argv, config):
-    """The command line of ``uvfleet MODE ARGV`` (audit, check, repair), defaults from the node configuration."""
+def node_argvs(mode, argv, config):
+    """The command lines of ``uvfleet MODE ARGV`` (audit, check, repair), defaults from the node configuration.
+
+    Without PATH: the managed dirs with the role's policy of each (``nodeconfig.dir_policy``), one
+    command line per set of exclusions, lock globs and link roots (the engine applies those to a
+    whole run), the read-only dirs of a run with group-writable ones as ``--read-path``.
+    """
     argv = list(argv)
     if mode != 'audit':
         argv.insert(0, '--' + mode)
     if '--help' in argv or '-h' in argv:
-        return argv
+        return [argv]
     try:
         parsed = build_parser(paths_required=False).parse_known_args(argv)[0]
     except SystemExit:
-        return argv  # a usage error: the engine's parser reports it
+        return [argv]  # a usage error: the engine's parser reports it
     if parsed.group is None and config.get('group'):
         argv = ['--group', config['group']] + argv
     if config.get('acl') and not any(arg == '--acl' or arg.startswith('--acl=') for arg in argv):
         # the role's ACL decision (off in an image build, whose layers keep no ACLs)
         argv = ['--acl', config['acl']] + argv
-    if not parsed.paths and config.get('managed_dirs'):
-        # the role's policy: its exclusions, uv's lock files, links between the managed dirs
-        argv.extend('--exclude=' + pattern for pattern in config.get('exclude', []))
-        argv.extend('--exclude-lock=' + pattern for pattern in config.get('exclude_locks', []))
-        argv.extend('--link-root=' + path for path in config['managed_dirs'])
-        # the Python and tool dirs of the `managed` policy: root's, group read-only
-        read_only = [path for path in config['managed_dirs'] if path in config.get('read_only_dirs', [])]
-        argv.extend('--read-path=' + path for path in read_only)
-        argv.append('--')
-        argv.extend(path for path in config['managed_dirs'] if path not in read_only)
-    return argv
+    if parsed.paths or not config.get('managed_dirs'):
+        return [argv]
+    runs = []
+    for path in config['managed_dirs']:
+        policy = nodeconfig.dir_policy(config, path)
+        key = (policy['exclude'], policy['exclude_locks'], policy['link_roots'])
+        for run in runs:
+            if run['key'] == key:
+                break
+        else:
+            run = {'key': key, 'write': [], 'read': []}
+            runs.append(run)
+        run[policy['group_access']].append(path)
+    argvs = []
+    for run in runs:
+        exclude, exclude_locks, link_roots = run['key']
+        line = list(argv)
+        line.extend('--exclude=' + pattern for pattern in exclude)
+        line.extend('--exclude-lock=' + pattern for pattern in exclude_locks)
+        line.extend('--link-root=' + path for path in link_roots)
+        if run['write']:
+            line.extend('--read-path=' + path for path in run['read'])
+            line.append('--')
+            line.extend(run['write'])
+        else:
+            line.extend(['--group-access', 'read', '--'] + run['read'])
+        argvs.append(line)
+    return argvs
 
 
-def main(argv=None, prog='uvfleet audit'):
-    """Run the command; return the exit status."""
+def combined(results):
+    """One report of several engine runs (the node command's runs over dirs of different policies)."""
+    out = dict(results[0])
+    for result in results[1:]:
+        for key, value in result.items():
+            mine = out.get(key)
+            if key in ('mode', 'group') or mine is None:
+                out.setdefault(key, value)
+            elif isinstance(value, bool):
+                out[key] = mine or value
+            elif isinstance(value, (int, float)):
+                out[key] = mine + value
+            elif isinstance(value, list):
+                out[key] = mine + value
+            elif isinstance(value, dict):
+                merged = dict(mine)
+                for name, item in value.items():
+                    if isinstance(item, str):
+                        merged[name] = merged.get(name, '') + item
+                    elif isinstance(item, int) and not isinstance(item, bool):
+                        merged[name] = merged.get(name, 0) + item
+                    else:
+                        merged[name] = item
+                out[key] = merged
+    return out
+
+
+def node_main(mode, argv, config, prog):
+    """``uvfleet MODE ARGV`` with the node configuration's defaults (``node_argvs``); one report."""
+    argvs = node_argvs(mode, argv, config)
+    if len(argvs) == 1:
+        return main(argvs[0], prog=prog)
+    results = []
+    for line in argvs:
+        code, result = _run(line, prog)
+        if result is None:
+            return code
+        results.append(result)
+    return _print(combined(results), _parse(argvs[0], prog)[1])
+
+
+def _parse(argv, prog):
+    """(exit code or None, args)."""
     parser = build_parser(prog=prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+        return (exc.code if isinstance(exc.code, int) else 2), None
     if args.max_samples < 0:
         sys.stderr.write('%s: --max-samples must be >= 0\n' % prog)
-        return 2
+        return 2, None
+    return None, args
+
+
+def _run(argv, prog):
+    """(exit code, engine result) of one command line; the result None when it could not run."""
+    code, args = _parse(argv, prog)
+    if args is None:
+        return code, None
     try:
-        result = engine.run(args.paths, args.group, engine.Options(
+        return 0, engine.run(args.paths, args.group, engine.Options(
             repair=args.repair or args.check, dry_run=args.check, others=args.others, group_access=args.group_access,
             acl=args.acl, exclude=args.exclude, exclude_locks=args.exclude_locks, acl_allow=args.acl_allow,
             link_roots=args.link_roots, read_paths=args.read_paths, max_samples=args.max_samples, jobs=args.jobs))
     except PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, printable(exc)))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
-        return 2
+        return 2, None
+
+
+def _print(result, args):
+    """Print the report; the exit status."""
     if not args.diff:
         result.pop('diff', None)
     failed = args.fail_on_findings and result['failed_count'] > 0
@@ -148,6 +224,14 @@ def main(argv=None, prog='uvfleet audit'):
     else:
         sys.stdout.write(json.dumps(result, indent=2) + '\n')
     return 1 if failed else 0
+
+
+def main(argv=None, prog='uvfleet audit'):
+    """Run the command; return the exit status."""
+    code, result = _run(argv, prog)
+    if result is None:
+        return code
+    return _print(result, _parse(argv, prog)[1])
 
 
 if __name__ == '__main__':

@@ -73,7 +73,7 @@ def main(argv=None):
         sys.stderr.write('%s: %s\n' % (PROG, exc))
         return 2
     command = _load(name)
-    return command.main(command.node_argv(name, rest, config), prog='%s %s' % (PROG, name))
+    return command.node_main(name, rest, config, prog='%s %s' % (PROG, name))
 
 
 if __name__ == '__main__':

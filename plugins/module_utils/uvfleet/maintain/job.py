@@ -6,8 +6,7 @@
 One run:
 
 1. repairs each managed directory of the node's configuration with the role's
-   policy (group, others none, group write, the role's ACL mode and
-   exclusions), one ``engine.run`` per directory, so that one refused
+   policy for it (``nodeconfig.dir_policy``), one ``engine.run`` per directory, so that one refused
    directory does not stop the others;
 2. prunes the cache with uv's own ``uv cache prune`` through uv's cache lock,
    as the worker account of the node's configuration, never as root (``prune.py``);
@@ -25,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 import time
 
+from .. import nodeconfig
 from ..fs import walk
 from ..perms import engine
 from ..perms import parallel
@@ -66,15 +66,9 @@ def repair_dir(path, config, jobs):
     start = time.time()
     out = {'dir': path, 'ok': False, 'error': None, 'scanned': 0, 'repaired': 0,
            'findings': {}, 'remaining': {}, 'skipped_unsafe': {}}
-    # the role's policy for this dir: group read-only for the `managed` Python and tool dirs
-    # (no exclusions there), uv's 0666 lock files left alone everywhere (members' uvx takes
-    # the managed tool dir's), links between the managed dirs normal
-    read_only = path in (config.get('read_only_dirs') or ())
     try:
         result = engine.run([path], config.get('group'), engine.Options(
-            repair=True, others='none', group_access='read' if read_only else 'write', acl=config.get('acl') or 'auto',
-            exclude=() if read_only else (config.get('exclude') or ()), exclude_locks=config.get('exclude_locks') or (),
-            link_roots=config.get('managed_dirs') or (), max_samples=5, max_diff=0, jobs=jobs))
+            repair=True, max_samples=5, max_diff=0, jobs=jobs, **nodeconfig.dir_policy(config, path)))
     except PermsError as exc:
         out['error'] = str(exc)
         out['duration'] = time.time() - start

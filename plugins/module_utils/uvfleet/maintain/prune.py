@@ -17,11 +17,10 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import re
-import stat
 import subprocess
 import time
 
-from .. import privsep
+from .. import privsep, rootexec
 from ..perms.errors import PermsError
 from ..perms.groups import resolve_group
 
@@ -37,19 +36,12 @@ _UV_ENV = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'HOME': '/nonexistent', 'NO_
 
 
 def _uv_binary(config):
-    """The real uv of the node, checked: root-owned and writable by root only (root runs it)."""
+    """The real uv of the node, checked as everything root runs is (rootexec.py): only root can change it."""
     real_dir = config.get('real_bin_dir') or '/usr/local/lib/uvfleet/bin'
-    path = os.path.join(real_dir, 'uv')
-    real = os.path.realpath(path)
-    for candidate in (real, os.path.dirname(real)):
-        try:
-            st = os.stat(candidate)
-        except OSError as exc:
-            raise PermsError('cannot use %s: %s; install uv with uvfleet.uv.install' % (candidate, exc.strerror))
-        if st.st_uid != 0 or st.st_mode & 0o022:
-            raise PermsError('refusing to run %s as root: %s is not owned and writable by root only '
-                             '(uid %d, mode %04o)' % (path, candidate, st.st_uid, stat.S_IMODE(st.st_mode)))
-    return real
+    try:
+        return rootexec.check_executable(os.path.join(real_dir, 'uv'))
+    except rootexec.UntrustedExecutable as exc:
+        raise PermsError('%s; install uv with uvfleet.uv.install' % exc)
 
 
 def prune(config, mode, lock_timeout):

@@ -32,7 +32,7 @@ import re
 import stat
 import subprocess
 
-from .. import privsep
+from .. import privsep, rootexec
 from ..fs import fileio
 from ..fs.walk import open_path
 from ..perms.errors import PermsError
@@ -107,23 +107,13 @@ def who_installs(conf, what, directory):
 
 
 def untrusted(path):
-    """None when ``path`` resolves to a file that root owns and only root can change, as can every directory
-    above it; otherwise the first entry someone else could change (or why it cannot be used)."""
-    real = os.path.realpath(path)
-    entry = real
-    while True:
-        try:
-            st = os.lstat(entry)
-        except OSError as exc:
-            return '%s (%s)' % (entry, exc.strerror)
-        if entry == real and not stat.S_ISREG(st.st_mode):
-            return '%s (not a regular file)' % entry
-        writable = st.st_mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX and entry != real)
-        if st.st_uid != 0 or writable:
-            return '%s (owner uid %d, mode %04o)' % (entry, st.st_uid, stat.S_IMODE(st.st_mode))
-        if entry == '/':
-            return None
-        entry = os.path.dirname(entry)
+    """None when root may run ``path`` (rootexec.check_executable: a file root owns and only root can change,
+    as can every directory on the way to it); otherwise why not, naming the entry at fault."""
+    try:
+        rootexec.check_executable(path)
+    except rootexec.UntrustedExecutable as exc:
+        return str(exc)
+    return None
 
 
 def _open_dir(path):

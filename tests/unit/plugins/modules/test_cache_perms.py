@@ -98,7 +98,7 @@ def test_jobs(tree, tmp_path):
 def test_probe_reflink_answers_per_path_and_leaves_nothing(tree, tmp_path):
     before = sorted(os.listdir(tree))
     result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False,
-                                      exclude=['*'], probe_reflink=True, _ansible_check_mode=True)
+                                      exclude=['*'], probe_reflink=True)
     scratch = tempfile.mkdtemp(dir=os.path.dirname(tree))
     with open(os.path.join(scratch, 'a'), 'w') as handle:
         handle.write('x')
@@ -109,6 +109,16 @@ def test_probe_reflink_answers_per_path_and_leaves_nothing(tree, tmp_path):
     assert sorted(os.listdir(tree)) == before
     result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False)
     assert 'reflink_supported' not in result
+
+
+def test_check_mode_probes_no_reflinks_and_moves_no_time_of_the_dir(tree, tmp_path):
+    # the probe's files would move the directory's mtime and ctime: check mode changes nothing
+    st = os.lstat(tree)
+    result = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False,
+                                      exclude=['*'], probe_reflink=True, _ansible_check_mode=True)
+    assert 'reflink_supported' not in result and result['changed'] is False
+    after = os.lstat(tree)
+    assert (after.st_mtime_ns, after.st_ctime_ns) == (st.st_mtime_ns, st.st_ctime_ns)
 
 
 MEMBER_UID = 4545

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import tempfile
@@ -61,6 +62,28 @@ def temp_base():
     path = tempfile.mkdtemp(prefix='perms-test-', dir=_acl_base())
     os.chmod(path, 0o755)
     return path
+
+
+def root_only_base():
+    """A fresh directory (0755 root:root, which others can reach): every ancestor root's and not
+    writable by its group or others, as a directory root runs programs from must be (rootexec.py). /tmp does
+    not qualify (sticky, world-writable). Needs root; the caller removes it (``cleanup``)."""
+    if os.geteuid() != 0:
+        pytest.skip('needs root: root runs programs only from directories only root can change')
+    for parent in ('/var/lib', '/var/cache', '/opt'):
+        chain, ok = parent, True
+        while ok:
+            st = os.lstat(chain)
+            ok = stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022
+            if chain == '/':
+                break
+            chain = os.path.dirname(chain)
+        if ok:
+            path = tempfile.mkdtemp(prefix='uvfleet-test-', dir=parent)
+            os.chmod(path, 0o755)
+            return path
+    pytest.skip('no directory here whose ancestors only root can change')
+    return None
 
 
 def cleanup(path):

@@ -148,6 +148,27 @@ def test_managed_dirs_of_the_managed_policy_are_checked_read_only(base, tmp_path
     assert report['fixed'].get('group_perms') == 1 and mode_of(tool) == 0o750
 
 
+def test_the_exclusions_stay_out_of_the_read_only_managed_dirs_in_one_report(base, tmp_path, config, capsys):
+    # the role's policy (nodeconfig.dir_policy): exclusions in the dirs the group writes only; the
+    # managed tool dir is checked whole, as the job and the self-check check it: two runs, one report
+    good_tree(base)
+    make_file(os.path.join(base, 'scratch.tmp'), mode=0o600)        # excluded in the cache
+    tools = str(tmp_path / 'tools')
+    os.mkdir(tools)
+    os.chown(tools, 0, GID)
+    os.chmod(tools, 0o2750)
+    setfacl('-d', '-m', 'u::rwx,g::r-x,m::r-x,o::---', tools)
+    hidden = make_file(os.path.join(tools, 'scratch.tmp'), mode=0o770)  # group-writable in root's dir
+    config({'group': str(GID), 'managed_dirs': [base, tools], 'read_only_dirs': [tools], 'exclude': ['*.tmp']})
+    code, report, _err = run(capsys, 'audit', '--compact')
+    assert code == 0 and report['paths'] == [base, tools], report
+    assert report['findings'] == {'group_perms': 1} and report['excluded'] == 1, report
+    assert [sample['path'] for sample in report['samples']] == [hidden], report
+    code, report, _err = run(capsys, 'repair', '--fail-on-findings')
+    assert code == 0 and report['fixed'] == {'group_perms': 1} and mode_of(hidden) == 0o750, report
+    assert mode_of(os.path.join(base, 'scratch.tmp')) == 0o600
+
+
 def test_the_acl_decision_of_the_role_reaches_audit_and_repair(base, config, capsys):
     # An image build (docs/images.md): the role decided acl off (layers keep no ACLs). The
     # sealing `uvfleet repair` must not set default ACLs the next layer loses, and the

@@ -17,6 +17,6 @@ from maintain_testlib import make_node  # noqa: E402 pylint: disable=wrong-impor
 
 
 @pytest.fixture
-def node(base, tmp_path, monkeypatch):
+def node(base, tmp_path, monkeypatch, request):
     """A node as the role leaves it: a shared cache filled by real uv, a tool dir, the configuration."""
-    return make_node(base, tmp_path, monkeypatch)
+    return make_node(base, tmp_path, monkeypatch, request)

@@ -14,7 +14,7 @@ import sys
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
 
-from perms_testlib import GID, make_dir, make_wheel
+from perms_testlib import GID, cleanup, make_dir, make_wheel, root_only_base
 UV = shutil.which('uv')
 WORKER = 'uvfleet-tworker'  # tests/unit/conftest.py makes it: the role's uv_shared_worker_user
 
@@ -26,8 +26,13 @@ def uv(cache, *args):
                           universal_newlines=True, check=False)
 
 
-def make_node(base, tmp_path, monkeypatch):
+def make_node(base, tmp_path, monkeypatch, request):
     """A node as the role leaves it: a shared cache filled by real uv, a tool dir, the configuration."""
+    # the real uv that root's job runs: a copy where only root can change it (as uvfleet.uv.install puts it)
+    real_bin_dir = os.path.join(root_only_base(), 'bin')
+    request.addfinalizer(lambda: cleanup(os.path.dirname(real_bin_dir)))
+    os.mkdir(real_bin_dir, 0o755)
+    shutil.copy(UV, os.path.join(real_bin_dir, 'uv'))
     cache = os.path.join(base, 'cache')
     tools = os.path.join(base, 'tools')
     for d in (cache, tools):
@@ -47,7 +52,7 @@ def make_node(base, tmp_path, monkeypatch):
     os.mkdir(metrics_dir)
     config = {
         'group': str(GID), 'cache_dir': cache, 'managed_dirs': [cache, tools],
-        'exclude': ['*.lock'], 'acl': 'auto', 'fallback_umask': '0007', 'real_bin_dir': os.path.dirname(UV),
+        'exclude': ['*.lock'], 'acl': 'auto', 'fallback_umask': '0007', 'real_bin_dir': real_bin_dir,
         'metrics_file': os.path.join(metrics_dir, 'uvfleet.prom'), 'maintenance_prune': 'normal',
         'maintenance_lock_timeout': 30, 'worker_user': WORKER,
     }

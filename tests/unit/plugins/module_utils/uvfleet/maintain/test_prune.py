@@ -18,7 +18,7 @@ from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconf
 
 from maintain_testlib import UV, WORKER, series, maintain_main
 from metrics_testlib import samples, value
-from perms_testlib import GID, MEMBER_UID, make_dir, make_file
+from perms_testlib import GID, MEMBER_UID, cleanup, make_dir, make_file, root_only_base
 
 pytestmark = pytest.mark.skipif(UV is None, reason='uv (requirements-dev.txt) is not on PATH')
 
@@ -57,6 +57,21 @@ def test_a_uv_writable_by_others_than_root_is_never_run(node, tmp_path, capsys):
     m = samples(node['metrics'])
     assert series(m, 'uvfleet_cache_prune_outcome')['failed'] == 1
     assert value(m, 'uvfleet_perms_repair_success', dir=node['cache']) == 1
+
+
+def test_a_uv_under_a_directory_members_can_write_is_never_run(node, request, capsys):
+    # root's uv and its directory are root's 0755, but an ancestor is group-writable: a member
+    # could rename the directory away and put their own `uv` in its place
+    home = root_only_base()
+    request.addfinalizer(lambda: cleanup(home))
+    ancestor = os.path.join(home, 'shared')
+    os.makedirs(os.path.join(ancestor, 'bin'), 0o755)
+    shutil.copy(UV, os.path.join(ancestor, 'bin', 'uv'))
+    os.chown(ancestor, 0, GID)
+    os.chmod(ancestor, 0o2775)
+    node['write'](real_bin_dir=os.path.join(ancestor, 'bin'))
+    code, out, err = maintain_main(capsys)
+    assert code == 1 and 'prune failed' in out and 'refusing to run' in err and ancestor in err, (out, err)
 
 
 def test_prune_off_ci_and_options(node, capsys):
