@@ -13,8 +13,8 @@ refused too: its other users can still plant names in it), and the file is a reg
 executable file owned by root and not writable by its group or others.
 
 Standard library only and self-contained (no imports of this package): the shared
-role's look at the node (roles/shared/tasks/config.yml) runs this file's source before
-the library is installed.
+role runs this file's source on the node (its tasks/real_uv.yml) before the library is
+installed.
 """
 
 from __future__ import absolute_import, division, print_function
