@@ -197,6 +197,22 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  full:
+    description:
+      - "Check every entry in full. By default a run is incremental where that is safe: after a run that ended
+        with nothing remaining, the module keeps per O(path) a watermark (the change time of a marker file it
+        makes and removes in the checked root fd: the file system's own clock) and what the verdicts depended on
+        (policy options, group, ACL support, the engine), in C(/var/lib/uvfleet/perms-state) (root C(0700),
+        never in the cache). The next run still walks and C(lstat)s every entry, but a regular file or
+        directory whose change time is older than the watermark (less a 2 s margin), in a directory that was
+        there at that run and has not changed since, keeps its verdict without its ACL being read. Every
+        C(chmod), C(chown), C(setfacl), C(setxattr), C(link) and C(rename) moves an inode's change time, and
+        only root can move the clock. A run is full anyway when there is no usable state, something it
+        depended on changed, or the clock went back; RV(run) and RV(runs) say which and why."
+      - With V(true) the state is renewed all the same. In check mode every run is full and nothing is recorded.
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
@@ -371,6 +387,32 @@ gid:
   returned: success
   type: int
   sample: 4343
+run:
+  description: V(incremental) (every O(path) ran incremental), V(full) (none did) or V(mixed). See O(full).
+  returned: success
+  type: str
+  sample: incremental
+  version_added: 1.1.0
+runs:
+  description: Per root walked, V(full) or V(incremental) and why (e.g. V(no state (first run)), V(asked for (full)),
+    the facts that changed since the last clean run).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"path": "/var/cache/uv", "kind": "incremental", "reason": "incremental"}]
+  version_added: 1.1.0
+unchanged:
+  description: Entries that kept their last verdict (unchanged since the last clean run; their ACLs were not read).
+  returned: success
+  type: int
+  sample: 998000
+  version_added: 1.1.0
+checked_in_full:
+  description: Entries checked in full (RV(scanned) less RV(unchanged)).
+  returned: success
+  type: int
+  sample: 2000
+  version_added: 1.1.0
 duration:
   description: Wall time of the walk in seconds.
   returned: success
@@ -394,6 +436,7 @@ PYTHON_FLOOR = (3, 7)
 if sys.version_info >= PYTHON_FLOOR:
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.incremental import default_state_dir
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import make_roots, open_root
 
@@ -430,6 +473,7 @@ def main():
             jobs=dict(type='str', default='auto'),
             probe_reflink=dict(type='bool', default=False),
             create=dict(type='bool', default=False),
+            full=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -456,7 +500,8 @@ def main():
             repair=params['repair'], dry_run=module.check_mode, others=params['others'],
             group_access=params['group_access'], acl=params['acl'], exclude=params['exclude'],
             exclude_locks=params['exclude_locks'], acl_allow=params['acl_allow'], link_roots=params['link_roots'],
-            max_samples=params['max_samples'], jobs=params['jobs']))
+            max_samples=params['max_samples'], jobs=params['jobs'], full=params['full'],
+            state_dir=default_state_dir()))
         if params['probe_reflink']:
             result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:

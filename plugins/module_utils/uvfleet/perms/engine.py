@@ -70,7 +70,8 @@ class Options(object):
     is kept (``incremental.py``; None, the engine's default: a full run, nothing kept; the
     module and the node command pass ``incremental.default_state_dir()``); ``full``: a full
     run even when the state allows an incremental one (the state is renewed all the same);
-    ``margin``: seconds of ctime before the watermark not trusted (coarse timestamps).
+    ``margin``: seconds of ctime before the watermark not trusted (coarse timestamps);
+    ``full_every``: seconds after which a root's next run is full again (None: never by age).
     """
 
     #: the options and their defaults (those of the module, except that an audit is repair=False)
@@ -78,7 +79,7 @@ class Options(object):
         ('repair', True), ('dry_run', False), ('others', 'none'), ('group_access', 'write'), ('acl', 'auto'),
         ('exclude', ()), ('exclude_locks', ()), ('acl_allow', ()), ('link_roots', ()), ('read_paths', ()),
         ('max_samples', 20), ('max_diff', 1000), ('is_member', None), ('max_depth', walk.DEFAULT_MAX_DEPTH),
-        ('jobs', 'auto'), ('state_dir', None), ('full', False), ('margin', incremental.MARGIN),
+        ('jobs', 'auto'), ('state_dir', None), ('full', False), ('margin', incremental.MARGIN), ('full_every', None),
     )
 
     def __init__(self, **options):
@@ -328,8 +329,8 @@ def run(paths, group, options=None):
         link_roots, notes = roots.open_link_roots(options.link_roots)
         report = Report(max_samples=options.max_samples, max_diff=options.max_diff)
         report.notes.extend(notes)
-        tracker = incremental.Tracker(options.state_dir, options.full, options.repair and options.dry_run,
-                                      options.margin)
+        tracker = incremental.Tracker(options.state_dir, options.full, options.dry_run, options.margin,
+                                      options.full_every)
 
         def runner_for(access):
             policy = Policy(gid, others=options.others, group_access=access, acl=options.acl,

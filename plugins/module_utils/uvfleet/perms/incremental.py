@@ -200,6 +200,8 @@ class Decision(object):
         self.known = known
         self.cutoff = cutoff
         self.named_uids = set(named_uids)
+        #: when the last full run of the root began (its watermark; None: this run is the full one)
+        self.last_full = None
 
     @property
     def kind(self):
@@ -209,9 +211,11 @@ class Decision(object):
 class Tracker(object):
     """The incremental side of one run: decides per root, saves the states of the clean roots at the end."""
 
-    def __init__(self, state_dir, full=False, dry_run=False, margin=MARGIN):
+    def __init__(self, state_dir, full=False, dry_run=False, margin=MARGIN, full_every=None):
         self.dir = StateDir(state_dir) if state_dir else None
         self.full, self.dry_run, self.margin = full, dry_run, float(margin)
+        #: seconds: a full run when the last one of a root is older (None: only when asked for or needed)
+        self.full_every = full_every
         self.opened = False
         #: why there is no state dir (a full run of every root)
         self.no_dir = 'no state dir (stateless run)'
@@ -241,11 +245,17 @@ class Tracker(object):
             return Decision(watermark, 'changed since the last clean run: %s' % ', '.join(changed))
         if state['watermark'] > watermark:
             return Decision(watermark, 'the stored watermark is later than now (the clock went back)')
+        last_full = state.get('last_full')
+        if self.full_every is not None and (not isinstance(last_full, (int, float)) or
+                                            watermark - last_full >= self.full_every):
+            return Decision(watermark, 'scheduled (the last full run is older than %d s)' % self.full_every)
         gone = [uid for uid in state['named_uids'] if not allowed(uid)]
         if gone:
             return Decision(watermark, 'uid %d, named in an ACL entry, is no longer allowed' % gone[0])
-        return Decision(watermark, 'incremental', frozenset(state['dirs']), state['watermark'] - self.margin,
-                        state['named_uids'])
+        decision = Decision(watermark, 'incremental', frozenset(state['dirs']), state['watermark'] - self.margin,
+                            state['named_uids'])
+        decision.last_full = last_full
+        return decision
 
     def clean(self, root, st, facts, decision, dirs, named_uids):
         """A root walked with nothing remaining: its new state is saved when the whole run ends well (``save``)."""
@@ -253,7 +263,8 @@ class Tracker(object):
             return
         state = {'format': FORMAT, 'version': FORMAT_VERSION, 'root': root, 'dev': st.st_dev, 'ino': st.st_ino,
                  'facts': facts, 'watermark': decision.watermark, 'dirs': sorted(dirs),
-                 'named_uids': sorted(set(named_uids) | decision.named_uids)}
+                 'named_uids': sorted(set(named_uids) | decision.named_uids),
+                 'last_full': decision.watermark if decision.last_full is None else decision.last_full}
         self.pending.append((StateDir.name(root, st), state))
 
     def save(self):
