@@ -152,7 +152,8 @@ class Runner(object):
             walker.task_limit = parallel.TASK_BATCH
         self.cpu = parallel.CpuShare()
         rep.paths.append(root)
-        remaining = rep.counted_remaining()
+        rep.settle()
+        remaining = incremental.blocking(rep.remaining)
         try:
             events = iter(walker)
         except OSError as exc:
@@ -168,8 +169,9 @@ class Runner(object):
             rep.scanned += walker.scanned
             rep.excluded += walker.excluded
             rep.unchanged += walker.unchanged
-        if rep.counted_remaining() == remaining and self.decision is not None:
-            # nothing remaining on this root: its state is saved once the whole run has ended well
+        rep.settle()
+        if incremental.blocking(rep.remaining) == remaining and self.decision is not None:
+            # nothing remaining on this root's files and dirs: its state is saved once the whole run has ended well
             self.tracker.clean(root, walker.root_stat, self.facts, self.decision, rep.dirs, rep.named_uids)
         rep.dirs = None
 

@@ -11,8 +11,9 @@ to the kernel's clock, which only root can move.  So, per root:
   name in the root through the root's checked fd (``O_CREAT|O_EXCL|O_NOFOLLOW``), takes
   the ``ctime`` of the fd it created and unlinks it: a time of the file system's own
   clock (an NFS server's, not the client's), earlier than anything the walk looks at.
-* **state**, saved only when a run ended with nothing remaining on that root and was not
-  interrupted (after the repairs): the watermark, the facts the verdicts depended on
+* **state**, saved only when a run ended with nothing remaining on that root's regular
+  files and directories (findings on symlinks, special files and mount points, which every
+  run checks again, do not count: ``RECHECKED``) and was not interrupted (after the repairs): the watermark, the facts the verdicts depended on
   (``facts``: policy options, group, ACL support, others' access to the root, the
   engine's sources, the root's path and ``(st_dev, st_ino)``), the inode numbers of the
   directories walked (not excluded), and the users named in ACL entries found compliant.
@@ -49,6 +50,7 @@ import sys
 from ..fs import fileio
 from ..fs import walk
 from . import roots
+from .kinds import OTHER_FILESYSTEM, SPECIAL_FILE, SYMLINK_DANGLING, SYMLINK_OUTSIDE, VANISHED
 
 #: where the state lives by default (root:root 0700; one file per root, 0600)
 DEFAULT_STATE_DIR = '/var/lib/uvfleet/perms-state'
@@ -66,6 +68,14 @@ MAX_STATE = 64 << 20
 _VERDICT_MODULES = ('verdict', 'policy', 'entries', 'kinds', 'groups', 'incremental', 'engine')
 _FS_MODULES = ('acl', 'walk', 'links')
 _DIGEST = []
+#: findings on what every run checks again (symlinks, special files, mount points, entries gone): left
+#: remaining, they do not keep a root's state from being saved (tool venvs link to a system Python by design)
+RECHECKED = frozenset((SYMLINK_OUTSIDE, SYMLINK_DANGLING, SPECIAL_FILE, OTHER_FILESYSTEM, VANISHED))
+
+
+def blocking(remaining):
+    """Remaining findings (kind -> count) that keep a root's state from being saved: all but RECHECKED ones."""
+    return sum(n for kind, n in remaining.items() if kind not in RECHECKED)
 
 
 def default_state_dir():

@@ -427,3 +427,18 @@ def test_roots_that_differ_keep_their_own_state(base, state, jobs):
         assert runs[second]['kind'] == 'full' and 'root_closed' in runs[second]['reason']
         assert result['remaining'] == {'others_perms': 3}, result  # the root, the tool, f.py
         assert any(s['path'] == tool for s in result['samples'])
+
+
+@pytest.mark.parametrize('jobs', JOBS)
+def test_links_left_do_not_block_the_watermark_and_stay_reported(base, state, jobs, outside):
+    """A symlink out of the tree (a tool venv's python) is checked at every run: it does not keep the state back."""
+    cache_tree(base)
+    link = os.path.join(base, 'archive-v0', 'id1', 'pkg', 'python')
+    os.symlink(os.path.join(outside, 'tool'), link)
+    settle()
+    first = audit(base, state, jobs)
+    assert first['remaining'] == {'symlink_outside': 1}
+    settle()
+    os.chmod(os.path.join(base, 'archive-v0', 'id0', 'pkg', 'f1.py'), 0o664)
+    result = incremental_run(base, state, jobs)
+    assert result['remaining'] == {'symlink_outside': 1, 'others_perms': 1}, result
