@@ -260,13 +260,8 @@ class Walker(object):
             raise
         if self.seen_dirs is not None:
             self.seen_dirs.add(root_st.st_ino)
-        yield from self._loop([[root_fd, '', None, 1, 0, False, None, self._known(root_st)]], root_st.st_dev, 0,
+        yield from self._loop([[root_fd, '', None, 1, 0, False, None, _known(self, root_st)]], root_st.st_dev, 0,
                               self.split)
-
-    def _known(self, st):
-        """Incremental run: is this directory remembered and unchanged (its entries may keep their verdicts)?"""
-        known = self.known
-        return known is not None and st.st_ctime < self.cutoff and st.st_ino in known
 
     def walk_task(self, parent_fd, name, rel, depth, excluded=False, parent_known=False):
         """Walk the subtree ``name`` of the open directory ``parent_fd`` (left open), from its own DIR event on."""
@@ -335,7 +330,7 @@ class Walker(object):
                 if cfd is None:
                     yield st  # the event that says why it was not entered
                     continue
-                if not self._push(stack, frame[7], cfd, rel, st, child_excl):
+                if not _push(self, stack, frame[7], cfd, rel, st, child_excl):
                     continue  # unchanged in a remembered, unchanged directory: keeps its verdict
                 yield (EXCLUDED, fd, name, rel, st, (DIR, cfd)) if child_excl else (DIR, fd, name, rel, st, cfd)
         finally:
@@ -354,28 +349,9 @@ class Walker(object):
                 elif frame[3] == 2:
                     self.kept_fds.append(frame[0])
 
-    def _push(self, stack, parent_known, cfd, rel, st, excluded):
-        """A subdirectory was entered: its frame goes on the stack.  False: it keeps its verdict (no DIR event)."""
-        known = False
-        if not excluded:
-            if self.seen_dirs is not None:
-                self.seen_dirs.add(st.st_ino)
-            if self.known is not None:
-                known = self._known(st)
-                if parent_known and st.st_ctime < self.cutoff:
-                    self.unchanged += 1
-                    stack.append([cfd, rel + '/', None, 1, 0, False, None, known])
-                    return False
-        stack.append([cfd, rel + '/', None, 1, 0, excluded, None, known])
-        return True
-
     def _list(self, frame, cwd):
-        """List the directory of ``frame``: yield the events of its entries, keep its subdirectories' names.
-
-        The walk's inner loop: one stat per entry, everything it needs in locals.
-        """
-        fd, prefix, inherited, known = frame[0], frame[1], frame[5], frame[7]
-        cutoff = self.cutoff
+        """List the directory of ``frame`` (yield its entries' events, keep its subdirectories): one stat each."""
+        fd, prefix, inherited, known, cutoff = frame[0], frame[1], frame[5], frame[7], self.cutoff
         exclude, mark = self.exclude, self.exclude_mode == 'mark'
         ok_gid, ok_modes = self.ok_gid, self.ok_modes
         ok_acl = self.ok_acl if cwd[1] else None
@@ -384,11 +360,7 @@ class Walker(object):
         append = subdirs.append
         scanned = excluded = unchanged = 0
         here = False  # fd is the working directory (the ACL fast path reads names relative to it)
-        try:
-            scan = os.scandir(fd)
-        except OSError as exc:
-            yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
-            scan = ()
+        scan = yield from _scandir(fd, prefix)
         try:
             for entry in scan:
                 excl = inherited or (exclude is not None and exclude(prefix + entry.name))
@@ -454,6 +426,37 @@ class Walker(object):
             self.scanned += scanned
             self.excluded += excluded
             self.unchanged += unchanged
+
+
+def _known(walker, st):
+    """Incremental run: is this directory remembered and unchanged (its entries may keep their verdicts)?"""
+    known = walker.known
+    return known is not None and st.st_ctime < walker.cutoff and st.st_ino in known
+
+
+def _push(walker, stack, parent_known, cfd, rel, st, excluded):
+    """A subdirectory was entered: its frame goes on the stack.  False: it keeps its verdict (no DIR event)."""
+    known = False
+    if not excluded:
+        if walker.seen_dirs is not None:
+            walker.seen_dirs.add(st.st_ino)
+        if walker.known is not None:
+            known = _known(walker, st)
+            if parent_known and st.st_ctime < walker.cutoff:
+                walker.unchanged += 1
+                stack.append([cfd, rel + '/', None, 1, 0, False, None, known])
+                return False
+    stack.append([cfd, rel + '/', None, 1, 0, excluded, None, known])
+    return True
+
+
+def _scandir(fd, prefix):
+    """``os.scandir(fd)``, or () after yielding the event that says why it could not be listed."""
+    try:
+        return os.scandir(fd)
+    except OSError as exc:
+        yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
+        return ()
 
 
 def _exclude_subdir(frame, name):
