@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -97,11 +96,10 @@ def measured(rows, label, m, find, result=None):
     if result is not None:
         row['unchanged'].append(result.get('unchanged'))
         row['checked'].append(result.get('checked_in_full'))
+    what = '' if result is None else '%s, %s checked in full, %s unchanged, remaining %s' % (
+        result.get('run'), result.get('checked_in_full'), result.get('unchanged'), result.get('remaining'))
     print('  %-8s %6.2f s (find %5.2f s, %.2fx)  %5.1f MB  %s' % (
-        label, m['wall'], find['wall'], m['wall'] / find['wall'], m['rss_kb'] / 1024.0,
-        '' if result is None else '%s, %s checked in full, %s unchanged, remaining %s' % (
-            result.get('run'), result.get('checked_in_full'), result.get('unchanged'), result.get('remaining'))),
-        flush=True)
+        label, m['wall'], find['wall'], m['wall'] / find['wall'], m['rss_kb'] / 1024.0, what), flush=True)
 
 
 def pair(rows, label, root, argv, env, out, flip):

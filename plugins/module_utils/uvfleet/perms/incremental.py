@@ -100,8 +100,8 @@ def _source(name):
     module = sys.modules.get(name)
     try:
         text = module.__loader__.get_source(name)
-    except Exception:  # pylint: disable=broad-except - no source: the version constant alone
-        text = None
+    except Exception:  # pylint: disable=broad-except
+        text = None  # no source: the version constant alone
     return (text or name).encode('utf-8', 'surrogateescape')
 
 
@@ -190,7 +190,7 @@ def validate(state):
     if isinstance(watermark, bool) or not isinstance(watermark, (int, float)) or not isinstance(facts, dict):
         return 'state ignored (no watermark or facts)'
     for items in (dirs, uids):
-        if not isinstance(items, list) or not all(type(i) is int and i >= 0 for i in items):  # noqa: E721 - no bools
+        if not isinstance(items, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
             return 'state ignored (bad list of inodes or users)'
     return state
 
