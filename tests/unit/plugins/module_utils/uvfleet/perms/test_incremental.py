@@ -321,22 +321,29 @@ def test_findings_left_no_new_watermark(base, state, jobs):
 
 @pytest.mark.parametrize('jobs', JOBS)
 def test_interrupted_run_no_new_watermark(base, state, jobs, monkeypatch):
+    """A run stopped in the middle of a directory saves nothing: the rest of that directory was never looked at."""
     cache_tree(base)
+    deep = os.path.join(base, 'archive-v0', 'id3', 'pkg', 'deep')
+    names = os.listdir(deep)  # the order the walk lists them in
+    trigger, target = os.path.join(deep, names[0]), os.path.join(deep, names[-1])
+    os.chmod(trigger, 0o770)  # a compliant state of its own: the walk hands it to the engine
     clean_run(base, state, jobs)
-    target = os.path.join(base, 'archive-v0', 'id5', 'pkg', 'deep', 'f2.py')
-    os.chmod(target, 0o664)
+    os.chmod(target, 0o664)   # changed after the watermark, listed after the trigger
+    settle()                  # and well before the watermark of the run that is stopped
     real = engine.Entries.entry
 
     def interrupted(self, parent_fd, name, rel, *args, **kwargs):
-        if rel.startswith('archive-v0/id4'):
+        if rel == os.path.relpath(trigger, base):
             raise KeyboardInterrupt('killed')
         return real(self, parent_fd, name, rel, *args, **kwargs)
     monkeypatch.setattr(engine.Entries, 'entry', interrupted)
     with pytest.raises((KeyboardInterrupt, engine.PermsError)):
         audit(base, state, jobs, full=True)
     monkeypatch.setattr(engine.Entries, 'entry', real)
+    settle()
     result = incremental_run(base, state, jobs)
     assert result['remaining'] == {'others_perms': 1}, result
+    assert result['samples'][0]['path'] == target
 
 
 @pytest.mark.parametrize('jobs', JOBS)
