@@ -119,7 +119,9 @@ def summary(rows):
     out = {}
     for label, row in rows.items():
         wall, find = statistics.median(row['wall']), statistics.median(row['find'])
+        pairs = statistics.median(w / f for w, f in zip(row['wall'], row['find']))
         out[label] = {'wall_s': round(wall, 2), 'find_s': round(find, 2), 'ratio_to_find': round(wall / find, 2),
+                      'median_of_pair_ratios': round(pairs, 2),
                       'peak_rss_mb': round(max(row['rss_kb']) / 1024.0, 1),
                       'checked_in_full': row['checked'], 'unchanged': row['unchanged']}
     return out
