@@ -449,3 +449,21 @@ def test_links_left_do_not_block_the_watermark_and_stay_reported(base, state, jo
     os.chmod(os.path.join(base, 'archive-v0', 'id0', 'pkg', 'f1.py'), 0o664)
     result = incremental_run(base, state, jobs)
     assert result['remaining'] == {'symlink_outside': 1, 'others_perms': 1}, result
+
+
+@pytest.mark.parametrize('jobs', JOBS)
+def test_root_replaced_is_a_full_run(base, state, jobs):
+    """Another directory at the root's path, with the old content moved in (old ctimes): not the state's root."""
+    root = cache_tree(make_dir(os.path.join(base, 'root')))
+    clean_run(root, state, jobs)
+    fresh = make_dir(os.path.join(base, 'fresh'))
+    os.chmod(fresh, 0o2770)
+    setfacl('-d', '-m', 'u::rwx,g::rwx,m::rwx,o::---', fresh)
+    for name in os.listdir(root):
+        os.rename(os.path.join(root, name), os.path.join(fresh, name))
+    os.rmdir(root)
+    os.rename(fresh, root)
+    settle()
+    result = audit(root, state, jobs)
+    assert result['run'] == 'full' and result['runs'][0]['reason'] == 'no state (first run)', result['runs']
+    assert result['unchanged'] == 0 and result['remaining'] == {}
