@@ -102,7 +102,11 @@ def _source(name):
         text = module.__loader__.get_source(name)
     except Exception:  # pylint: disable=broad-except
         text = None  # no source: the version constant alone
-    return (text or name).encode('utf-8', 'surrogateescape')
+    if not text:
+        text = name
+    if isinstance(text, bytes):  # some loaders (ansible-test's collection loader) give bytes
+        return text
+    return text.encode('utf-8', 'surrogateescape')
 
 
 def make_marker(root_fd):
