@@ -207,6 +207,22 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  full:
+    description:
+      - "Check every entry in full. By default a run is incremental where that is safe: after a run that ended
+        with nothing remaining, the module keeps per O(path) a watermark (the change time of a marker file it
+        makes and removes in the checked root fd: the file system's own clock) and what the verdicts depended on
+        (policy options, group, ACL support, the engine), in C(/var/lib/uvfleet/perms-state) (root C(0700),
+        never in the cache). The next run still walks and C(lstat)s every entry, but a regular file or
+        directory whose change time is older than the watermark (less a 2 s margin), in a directory that was
+        there at that run and has not changed since, keeps its verdict without its ACL being read. Every
+        C(chmod), C(chown), C(setfacl), C(setxattr), C(link) and C(rename) moves an inode's change time, and
+        only root can move the clock. A run is full anyway when there is no usable state, something it
+        depended on changed, or the clock went back; RV(run) and RV(runs) say which and why."
+      - With V(true) the state is renewed all the same. In check mode every run is full and nothing is recorded.
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - Run it as root (C(become=true)); as another user it can only change the entries that user owns.
   - "Finding kinds fixed by a repair: V(wrong_group), V(dir_not_setgid), V(dir_sticky), V(group_perms),
@@ -381,6 +397,32 @@ gid:
   returned: success
   type: int
   sample: 4343
+run:
+  description: V(incremental) (every O(path) ran incremental), V(full) (none did) or V(mixed). See O(full).
+  returned: success
+  type: str
+  sample: incremental
+  version_added: 1.1.0
+runs:
+  description: Per root walked, V(full) or V(incremental) and why (e.g. V(no state (first run)), V(asked for (full)),
+    the facts that changed since the last clean run).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"path": "/var/cache/uv", "kind": "incremental", "reason": "incremental"}]
+  version_added: 1.1.0
+unchanged:
+  description: Entries that kept their last verdict (unchanged since the last clean run; their ACLs were not read).
+  returned: success
+  type: int
+  sample: 998000
+  version_added: 1.1.0
+checked_in_full:
+  description: Entries checked in full (RV(scanned) less RV(unchanged)).
+  returned: success
+  type: int
+  sample: 2000
+  version_added: 1.1.0
 duration:
   description: Wall time of the walk in seconds.
   returned: success
@@ -405,6 +447,7 @@ if sys.version_info >= PYTHON_FLOOR:
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.fs import reflink
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.engine import Options, run
+    from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.incremental import default_state_dir
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.errors import PermsError
     from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.perms.roots import make_roots, open_root
 
@@ -459,6 +502,7 @@ def main():
             probe_reflink=dict(type='bool', default=False),
             create=dict(type='bool', default=False),
             node_config=dict(type='bool', default=False),
+            full=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -483,7 +527,8 @@ def main():
                     module.exit_json(changed=bool(created), created=created, mode='check' if params['repair'] else 'audit')
         result = run(paths, params['group'], Options(
             repair=params['repair'], dry_run=module.check_mode, acl_allow=params['acl_allow'],
-            max_samples=params['max_samples'], jobs=params['jobs'], **policy_options(module, paths)))
+            max_samples=params['max_samples'], jobs=params['jobs'], full=params['full'],
+            state_dir=default_state_dir(), **policy_options(module, paths)))
         if params['probe_reflink'] and not module.check_mode:
             result['reflink_supported'] = probe_reflinks(paths)
     except PermsError as exc:

@@ -37,6 +37,9 @@ def pytest_configure(config):
     with open(os.path.join(SESSION_TMP, '.pid'), 'w') as owner:  # tests/unit/leaves-nothing.sh: whose it is
         owner.write('%d\n' % os.getpid())
     tempfile.tempdir = SESSION_TMP
+    # the state of incremental audits (perms/incremental.py) of the module, the node command and the
+    # maintenance job: in this process's directory, never in /var/lib/uvfleet of the machine
+    os.environ['UVFLEET_PERMS_STATE_DIR'] = os.path.join(SESSION_TMP, 'perms-state')
 
 
 def _mounts_below(path):

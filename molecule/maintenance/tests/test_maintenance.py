@@ -20,6 +20,7 @@ DAMAGE = os.path.join(os.path.dirname(__file__), "..", "files", "damage.py")
 # Molecule prunes its ephemeral directory at the end: the report goes to the checkout's build/.
 REPORT = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "/tmp"), "build", "maintenance-report.txt")
 LOCK_TIMEOUT = 10
+CONFIG = "/etc/uvfleet/config.json"
 # with explicit paths the node command takes no exclusions from the config: uv's 0666 locks
 AUDIT = "uvfleet audit --compact '--exclude=*.lock' -- "
 
@@ -174,6 +175,50 @@ def test_the_service_repairs_the_damage_prunes_and_writes_metrics_that_match(hos
     ok(uv(host, "bob", "venv -q --clear ~/fresh"))
     ok(uv(host, "bob", "pip install -p ~/fresh --offline black six"))
     ok(as_user(host, "bob", "~/fresh/bin/black --version"))
+
+
+def test_the_next_run_is_incremental_and_a_policy_change_makes_it_full(host):
+    """After a clean run the job's repair keeps the verdicts of what did not change; a policy change means full."""
+    # the tests' own `uvfleet audit`s (another policy: no link roots) keep their own state of the cache: the
+    # job's next run is full, and leaves the job's state; the one after it is incremental
+    started, _wall, first_time, show = start_service(host)
+    assert started.rc == 0 and show["Result"] == "success", (explain(started), show)
+    report("the job's run after the tests' audits: %.2f s (%s)" % (first_time, last_summary(host)))
+    started, _wall, incr_time, show = start_service(host)
+    assert started.rc == 0 and show["Result"] == "success", (explain(started), show)
+    m = metrics(host)
+    for path in SHARED_DIRS:
+        assert value(m, "uvfleet_perms_repair_incremental", dir=path) == 1, path
+    checked = value(m, "uvfleet_perms_entries_checked_in_full", dir=CACHE)
+    scanned = value(m, "uvfleet_perms_entries_scanned", dir=CACHE)
+    assert checked < scanned / 2, (checked, scanned)
+    assert "%s incremental " % CACHE in last_summary(host), last_summary(host)
+    report("incremental run: %.2f s, cache: %d of %d entries checked in full" % (incr_time, checked, scanned))
+    config = host.file(CONFIG).content_string
+    changed = json.loads(config)
+    changed["exclude"] = list(changed.get("exclude") or []) + ["no-such-dir/*"]  # one more exclusion
+    write_config(host, json.dumps(changed))
+    try:
+        started, _wall, full_time, show = start_service(host)
+    finally:
+        write_config(host, config)
+    assert started.rc == 0 and show["Result"] == "success", (explain(started), show)
+    m = metrics(host)
+    # the exclusions apply to the group-writable dirs, not to read-only managed ones
+    read_only = json.loads(config).get("read_only_dirs") or []
+    for path in SHARED_DIRS:
+        expected = 1 if path in read_only else 0
+        assert value(m, "uvfleet_perms_repair_incremental", dir=path) == expected, path
+    assert value(m, "uvfleet_perms_entries_checked_in_full", dir=CACHE) == \
+        value(m, "uvfleet_perms_entries_scanned", dir=CACHE)
+    assert "%s full " % CACHE in last_summary(host), last_summary(host)
+    report("full run after a policy change: %.2f s" % full_time)
+    # three starts within seconds: systemd's start limit (5 in 10 s) is not the next test's business
+    host.run("systemctl reset-failed %s.service", UNIT)
+
+
+def write_config(host, text):
+    ok(host.run("printf %%s %s | base64 -d > %s", base64.b64encode(text.encode()).decode(), CONFIG))
 
 
 def test_a_running_uv_command_makes_the_prune_wait_then_skip_and_it_completes(host):

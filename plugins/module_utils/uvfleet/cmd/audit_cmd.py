@@ -22,6 +22,8 @@ import sys
 
 from .. import nodeconfig
 from ..perms import engine
+from ..perms import incremental
+from ..perms import report
 from ..perms.errors import PermsError
 from ..escape import printable
 from ..perms.policy import ACL_CHOICES, GROUP_ACCESS_CHOICES, OTHERS_CHOICES
@@ -87,6 +89,10 @@ def build_parser(paths_required=True, prog='uvfleet audit'):
                         help='processes walking subtrees in parallel: auto (default, also 0) uses the CPUs '
                              'available (at most 8) once the walk has seen 10,000 entries; 1 walks serially; '
                              'see docs/benchmarks.md')
+    parser.add_argument('--full', action='store_true',
+                        help='check every entry in full; by default entries unchanged since the last clean run (by '
+                             'their change time, against a watermark kept in %s) keep their verdict; the report '
+                             'says which kind of run it was (run, runs) and why' % incremental.DEFAULT_STATE_DIR)
     parser.add_argument('--diff', action='store_true', help='include before/after lines of changed entries')
     parser.add_argument('--compact', action='store_true', help='one-line JSON')
     return parser
@@ -167,6 +173,7 @@ def combined(results):
                     else:
                         merged[name] = item
                 out[key] = merged
+    out['run'] = report.run_kind(out.get('runs') or ())
     return out
 
 
@@ -206,7 +213,8 @@ def _run(argv, prog):
         return 0, engine.run(args.paths, args.group, engine.Options(
             repair=args.repair or args.check, dry_run=args.check, others=args.others, group_access=args.group_access,
             acl=args.acl, exclude=args.exclude, exclude_locks=args.exclude_locks, acl_allow=args.acl_allow,
-            link_roots=args.link_roots, read_paths=args.read_paths, max_samples=args.max_samples, jobs=args.jobs))
+            link_roots=args.link_roots, read_paths=args.read_paths, max_samples=args.max_samples, jobs=args.jobs,
+            full=args.full, state_dir=incremental.default_state_dir()))
     except PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, printable(exc)))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')

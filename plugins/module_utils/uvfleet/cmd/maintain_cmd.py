@@ -42,6 +42,9 @@ def build_parser():
     parser.add_argument('-j', '--jobs', default=None, metavar='N',
                         help='processes walking each directory: auto (the CPUs available, serial on small trees), '
                              '1 serial, or a number (default: maintenance_jobs, else auto)')
+    parser.add_argument('--full', action='store_true',
+                        help='check every entry of the managed directories in full (default: incremental, and a full '
+                             'run every maintenance_full_every days)')
     parser.add_argument('--json', action='store_true', help='print the whole result as JSON after the summary line')
     return parser
 
@@ -71,7 +74,7 @@ def main(argv=None):
         sys.stderr.write('%s: %s\n' % (PROG, exc))
         return 2
     os.umask(job.umask(config))
-    result = job.run(config, prune_mode, lock_timeout, jobs)
+    result = job.run(config, prune_mode, lock_timeout, jobs, args.full)
     metrics_file = config.get('metrics_file') if args.metrics_file is None else args.metrics_file
     if metrics_file:
         report.write_metrics(result, metrics_file)

@@ -84,44 +84,53 @@ def read_small(path, limit=SMALL, dir_fd=None, expect=None):
     return st, b''.join(chunks)
 
 
-def replace(path, data, mode=0o644):
+def replace(path, data, mode=0o644, dir_fd=None):
     """Write ``data`` (bytes) to ``path`` whole: a new file beside it, fsync, rename over it.
 
     The directory is opened once (``DIR_FLAGS``: not a symlink in place of its last
-    component) and everything happens relative to that fd; the temporary file
+    component; or given: ``dir_fd``, an fd its caller checked, ``path`` a name in it) and
+    everything happens relative to that fd; the temporary file
     (``.<name without its extension>.<pid>.tmp``, not a name a reader of ``*.prom`` or
     ``*.json`` picks up; one a killed run left is removed first) is created with
     ``NEW_FLAGS``, so nothing planted in the directory is written through.  A reader
     sees the old file or the new one, never half of one.
     """
+    if dir_fd is not None:
+        _replace_in(dir_fd, path, data, mode)
+        return
     directory, name = os.path.split(os.path.abspath(path))
     dir_fd = os.open(directory, DIR_FLAGS)
     try:
-        tmp = '.%s.%d.tmp' % (os.path.splitext(name)[0], os.getpid())
+        _replace_in(dir_fd, name, data, mode)
+    finally:
+        os.close(dir_fd)
+
+
+def _replace_in(dir_fd, name, data, mode):
+    """``replace`` relative to the directory's fd."""
+    tmp = '.%s.%d.tmp' % (os.path.splitext(name)[0], os.getpid())
+    try:
+        os.unlink(tmp, dir_fd=dir_fd)
+    except OSError:
+        pass
+    fd = os.open(tmp, NEW_FLAGS, mode, dir_fd=dir_fd)
+    try:
+        try:
+            os.fchmod(fd, mode)  # whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
         try:
             os.unlink(tmp, dir_fd=dir_fd)
         except OSError:
             pass
-        fd = os.open(tmp, NEW_FLAGS, mode, dir_fd=dir_fd)
-        try:
-            try:
-                os.fchmod(fd, mode)  # whatever the umask
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dir_fd)
-            except OSError:
-                pass
-            raise
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-    finally:
-        os.close(dir_fd)
+        raise
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass

@@ -211,6 +211,15 @@ class Walker(object):
         #: events must not change the working directory (nothing in this library does; a
         #: nested walk of tasks starts its own listing).
         self.ok_acl = None
+        #: incremental run (``perms/incremental.py``): inode numbers of the directories remembered
+        #: from the last clean run (None: a full run), and the ctime below which an entry of a
+        #: remembered, unchanged directory keeps its verdict: its regular files are counted in
+        #: ``unchanged`` and not yielded, its unchanged subdirectories get no DIR event
+        self.known = None
+        self.cutoff = 0.0
+        self.unchanged = 0
+        #: a set: the inode numbers of the directories entered that are not excluded are added to it
+        self.seen_dirs = None
         self.split = None
         #: with split: a TASKS event is yielded whenever this many tasks are pending
         self.task_limit = None
@@ -249,13 +258,16 @@ class Walker(object):
         except BaseException:
             os.close(root_fd)
             raise
-        yield from self._loop([[root_fd, '', None, 1, 0, False, None]], root_st.st_dev, 0, self.split)
+        if self.seen_dirs is not None:
+            self.seen_dirs.add(root_st.st_ino)
+        yield from self._loop([[root_fd, '', None, 1, 0, False, None, _known(self, root_st)]], root_st.st_dev, 0,
+                              self.split)
 
-    def walk_task(self, parent_fd, name, rel, depth, excluded=False):
+    def walk_task(self, parent_fd, name, rel, depth, excluded=False, parent_known=False):
         """Walk the subtree ``name`` of the open directory ``parent_fd`` (left open), from its own DIR event on."""
         dev = self.root_stat.st_dev
         return self._loop([[parent_fd, rel[:len(rel) - len(name)], [name], 0, 1, False,
-                            (name,) if excluded else None]], dev, depth - 1, None)
+                            (name,) if excluded else None, parent_known]], dev, depth - 1, None)
 
     def close_kept(self):
         """Close the fds kept open for tasks."""
@@ -270,7 +282,8 @@ class Walker(object):
 
         A frame: [fd, prefix, names of its subdirectories (None until listed), fd state,
         number of subdirectories, directory excluded (mark mode), names of its excluded
-        subdirectories or None].  fd state: 0 not ours (never closed), 1 ours, 2 ours and
+        subdirectories or None, remembered and unchanged (incremental: ``_known``)].
+        fd state: 0 not ours (never closed), 1 ours, 2 ours and
         kept open for tasks.  ``cwd``, shared with ``_list``: [the working directory to go
         back to once this walk has changed it (an fd, or None), the ACL fast path still on].
         """
@@ -300,7 +313,7 @@ class Walker(object):
                 depth = len(stack)
                 child_excl = frame[5] or (frame[6] is not None and name in frame[6])
                 if split is not None and split(depth + base_depth, frame[4], self.scanned + scanned):
-                    tasks.append((fd, name, rel, depth + base_depth, child_excl))
+                    tasks.append((fd, name, rel, depth + base_depth, child_excl, frame[7]))
                     if frame[3] == 1:
                         frame[3] = 2
                     if task_limit is not None and len(tasks) >= task_limit:
@@ -317,7 +330,8 @@ class Walker(object):
                 if cfd is None:
                     yield st  # the event that says why it was not entered
                     continue
-                stack.append([cfd, rel + '/', None, 1, 0, child_excl, None])
+                if not _push(self, stack, frame[7], cfd, rel, st, child_excl):
+                    continue  # unchanged in a remembered, unchanged directory: keeps its verdict
                 yield (EXCLUDED, fd, name, rel, st, (DIR, cfd)) if child_excl else (DIR, fd, name, rel, st, cfd)
         finally:
             self.scanned += scanned
@@ -336,24 +350,17 @@ class Walker(object):
                     self.kept_fds.append(frame[0])
 
     def _list(self, frame, cwd):
-        """List the directory of ``frame``: yield the events of its entries, keep its subdirectories' names.
-
-        The walk's inner loop: one stat per entry, everything it needs in locals.
-        """
-        fd, prefix, inherited = frame[0], frame[1], frame[5]
+        """List the directory of ``frame`` (yield its entries' events, keep its subdirectories): one stat each."""
+        fd, prefix, inherited, known, cutoff = frame[0], frame[1], frame[5], frame[7], self.cutoff
         exclude, mark = self.exclude, self.exclude_mode == 'mark'
         ok_gid, ok_modes = self.ok_gid, self.ok_modes
         ok_acl = self.ok_acl if cwd[1] else None
         S_ISREG, S_ISLNK, S_ISDIR, getxattr = stat.S_ISREG, stat.S_ISLNK, stat.S_ISDIR, os.getxattr  # noqa: N806
         subdirs = frame[2] = []
         append = subdirs.append
-        scanned = excluded = 0
+        scanned = excluded = unchanged = 0
         here = False  # fd is the working directory (the ACL fast path reads names relative to it)
-        try:
-            scan = os.scandir(fd)
-        except OSError as exc:
-            yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
-            scan = ()
+        scan = yield from _scandir(fd, prefix)
         try:
             for entry in scan:
                 excl = inherited or (exclude is not None and exclude(prefix + entry.name))
@@ -373,6 +380,9 @@ class Walker(object):
                     continue
                 scanned += 1
                 mode = st.st_mode
+                if known and st.st_ctime < cutoff and not excl and S_ISREG(mode):
+                    unchanged += 1  # a regular file unchanged since the last clean run: keeps its verdict
+                    continue
                 if mode in ok_modes and st.st_gid == ok_gid and not excl:
                     continue
                 name = entry.name
@@ -415,6 +425,38 @@ class Walker(object):
                 scan.close()
             self.scanned += scanned
             self.excluded += excluded
+            self.unchanged += unchanged
+
+
+def _known(walker, st):
+    """Incremental run: is this directory remembered and unchanged (its entries may keep their verdicts)?"""
+    known = walker.known
+    return known is not None and st.st_ctime < walker.cutoff and st.st_ino in known
+
+
+def _push(walker, stack, parent_known, cfd, rel, st, excluded):
+    """A subdirectory was entered: its frame goes on the stack.  False: it keeps its verdict (no DIR event)."""
+    known = False
+    if not excluded:
+        if walker.seen_dirs is not None:
+            walker.seen_dirs.add(st.st_ino)
+        if walker.known is not None:
+            known = _known(walker, st)
+            if parent_known and st.st_ctime < walker.cutoff:
+                walker.unchanged += 1
+                stack.append([cfd, rel + '/', None, 1, 0, False, None, known])
+                return False
+    stack.append([cfd, rel + '/', None, 1, 0, excluded, None, known])
+    return True
+
+
+def _scandir(fd, prefix):
+    """``os.scandir(fd)``, or () after yielding the event that says why it could not be listed."""
+    try:
+        return os.scandir(fd)
+    except OSError as exc:
+        yield ((VANISHED if vanished_error(exc) else ERROR), fd, '', prefix.rstrip('/'), None, exc)
+        return ()
 
 
 def _exclude_subdir(frame, name):

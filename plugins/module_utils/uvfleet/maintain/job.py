@@ -7,7 +7,9 @@ One run:
 
 1. repairs each managed directory of the node's configuration with the role's
    policy for it (``nodeconfig.dir_policy``), one ``engine.run`` per directory, so that one refused
-   directory does not stop the others;
+   directory does not stop the others; incremental (``perms/incremental.py``:
+   what did not change since the last clean run keeps its verdict), and a full
+   run every ``maintenance_full_every`` days (default 7) or with ``--full``;
 2. prunes the cache with uv's own ``uv cache prune`` through uv's cache lock,
    as the worker account of the node's configuration, never as root (``prune.py``);
 3. measures the cache (bytes and entries, after the prune);
@@ -27,10 +29,14 @@ import time
 from .. import nodeconfig
 from ..fs import walk
 from ..perms import engine
+from ..perms import incremental
 from ..perms import parallel
 from ..perms.errors import PermsError
 from ..perms.kinds import ERROR
 from .prune import DEFAULT_LOCK_TIMEOUT, PRUNE_CHOICES, prune
+
+#: days after which the job's repair of a directory is a full run again (maintenance_full_every)
+DEFAULT_FULL_EVERY = 7
 
 
 def settings(config, prune_mode=None, lock_timeout=None, jobs=None):
@@ -61,20 +67,35 @@ def umask(config):
         return 0o007
 
 
-def repair_dir(path, config, jobs):
-    """Repair one managed directory; a dict for the metrics (``ok`` False when refused or an entry failed)."""
+def full_every(config):
+    """Seconds after which the job's repair of a directory is a full run again (``maintenance_full_every`` days,
+    default 7; 0: every run is full)."""
+    try:
+        days = float(config.get('maintenance_full_every', DEFAULT_FULL_EVERY))
+    except (TypeError, ValueError):
+        days = DEFAULT_FULL_EVERY
+    return max(0.0, days) * 86400
+
+
+def repair_dir(path, config, jobs, full=False):
+    """Repair one managed directory; a dict for the metrics (``ok`` False when refused or an entry failed).
+
+    Incremental (``perms/incremental.py``) unless ``full``, or the last full run of the
+    directory is older than ``full_every``."""
     start = time.time()
-    out = {'dir': path, 'ok': False, 'error': None, 'scanned': 0, 'repaired': 0,
-           'findings': {}, 'remaining': {}, 'skipped_unsafe': {}}
+    out = {'dir': path, 'ok': False, 'error': None, 'scanned': 0, 'repaired': 0, 'run': 'full', 'run_reason': '',
+           'checked_in_full': 0, 'findings': {}, 'remaining': {}, 'skipped_unsafe': {}}
     try:
         result = engine.run([path], config.get('group'), engine.Options(
-            repair=True, max_samples=5, max_diff=0, jobs=jobs, **nodeconfig.dir_policy(config, path)))
+            repair=True, max_samples=5, max_diff=0, jobs=jobs, state_dir=incremental.default_state_dir(),
+            full=full, full_every=full_every(config), **nodeconfig.dir_policy(config, path)))
     except PermsError as exc:
         out['error'] = str(exc)
         out['duration'] = time.time() - start
         return out
     out.update(scanned=result['scanned'], repaired=result['entries_changed'], findings=result['findings'],
-               skipped_unsafe=result['skipped_unsafe'], remaining=dict(result['remaining']))
+               skipped_unsafe=result['skipped_unsafe'], remaining=dict(result['remaining']), run=result['run'],
+               run_reason=result['runs'][0]['reason'] if result['runs'] else '', checked_in_full=result['checked_in_full'])
     failed = out['remaining'].get(ERROR, 0)
     out['ok'] = not failed
     if failed:
@@ -103,12 +124,14 @@ def measure_cache(path):
     return size, max(0, walker.scanned - 1)
 
 
-def run(config, prune_mode, lock_timeout, jobs):
-    """One maintenance run; the JSON-able result (``success``, per-directory results, prune, cache)."""
+def run(config, prune_mode, lock_timeout, jobs, full=False):
+    """One maintenance run; the JSON-able result (``success``, per-directory results, prune, cache).
+
+    ``full``: every directory checked in full (``uvfleet maintain --full``)."""
     start = time.time()
     result = {'started': start, 'dirs': [], 'errors': [], 'cache': None}
     for path in config.get('managed_dirs') or ():
-        entry = repair_dir(path, config, jobs)
+        entry = repair_dir(path, config, jobs, full)
         result['dirs'].append(entry)
         if entry['error']:
             result['errors'].append('%s: %s' % (path, entry['error']))

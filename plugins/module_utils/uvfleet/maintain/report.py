@@ -43,6 +43,11 @@ def build_metrics(result, last_success):
                             'Findings of the last repair before it acted, by managed directory and kind.')
     remaining = textfile.Metric('uvfleet_perms_findings_remaining', gauge,
                                 'Findings left after the last repair, by managed directory and kind (no series: none).')
+    incr = textfile.Metric('uvfleet_perms_repair_incremental', gauge,
+                           '1 when the last repair of a managed directory was incremental (entries unchanged since '
+                           'the last clean run kept their verdict), 0 when it was a full run.')
+    in_full = textfile.Metric('uvfleet_perms_entries_checked_in_full', gauge,
+                              'Entries the last repair of a managed directory checked in full (ACLs read).')
     unsafe = textfile.Metric('uvfleet_perms_unsafe_skipped', gauge,
                              'Entries the last repair left alone for safety (foreign hardlinks, swapped entries), by kind.')
     for entry in result['dirs']:
@@ -50,12 +55,14 @@ def build_metrics(result, last_success):
         ok.add(bool(entry['ok']), dir=d)
         scanned.add(entry['scanned'], dir=d)
         repaired.add(entry['repaired'], dir=d)
+        incr.add(entry.get('run') == 'incremental', dir=d)
+        in_full.add(entry.get('checked_in_full', 0), dir=d)
         duration.add(round(entry['duration'], 3), dir=d)
         for table, fam in ((entry['findings'], found), (entry['remaining'], remaining),
                            (entry['skipped_unsafe'], unsafe)):
             for kind in sorted(table):
                 fam.add(table[kind], dir=d, kind=kind)
-    fams += [ok, scanned, repaired, duration, found, remaining, unsafe]
+    fams += [ok, scanned, repaired, incr, in_full, duration, found, remaining, unsafe]
     pr = result['prune']
     outcome = textfile.Metric('uvfleet_cache_prune_outcome', gauge,
                               'Outcome of the last cache prune: 1 for the outcome it had (pruned, skipped: the cache '
@@ -88,8 +95,9 @@ def summary(result):
             parts.append('%s refused' % entry['dir'])
             continue
         left = ', '.join('%s %d' % kv for kv in sorted(entry['remaining'].items()))
-        parts.append('%s %d scanned %d repaired%s' % (entry['dir'], entry['scanned'], entry['repaired'],
-                                                      ' remaining: ' + left if left else ''))
+        parts.append('%s %s %d scanned %d checked in full %d repaired%s' % (
+            entry['dir'], entry.get('run', 'full'), entry['scanned'], entry.get('checked_in_full', entry['scanned']),
+            entry['repaired'], ' remaining: ' + left if left else ''))
     pr = result['prune']
     parts.append('prune %s (%s)' % (pr['outcome'], pr['detail']) if pr['detail'] else 'prune ' + pr['outcome'])
     if result['cache']:

@@ -29,6 +29,7 @@ import time
 from ..fs import acl as aclmod
 from ..fs import links
 from ..fs import walk
+from . import incremental
 from . import parallel
 from . import roots
 from .entries import Entries
@@ -65,7 +66,12 @@ class Options(object):
     (default: the system's group database, uid 0 never a member); ``max_depth``;
     ``jobs``: processes walking subtrees in parallel (1: serial; 'auto', the default, 0
     or None: the CPUs available to this process, capped, and serial until the walk has
-    seen enough entries; ``parallel.py``).
+    seen enough entries; ``parallel.py``); ``state_dir``: where the state of incremental runs
+    is kept (``incremental.py``; None, the engine's default: a full run, nothing kept; the
+    module and the node command pass ``incremental.default_state_dir()``); ``full``: a full
+    run even when the state allows an incremental one (the state is renewed all the same);
+    ``margin``: seconds of ctime before the watermark not trusted (coarse timestamps);
+    ``full_every``: seconds after which a root's next run is full again (None: never by age).
     """
 
     #: the options and their defaults (those of the module, except that an audit is repair=False)
@@ -73,7 +79,7 @@ class Options(object):
         ('repair', True), ('dry_run', False), ('others', 'none'), ('group_access', 'write'), ('acl', 'auto'),
         ('exclude', ()), ('exclude_locks', ()), ('acl_allow', ()), ('link_roots', ()), ('read_paths', ()),
         ('max_samples', 20), ('max_diff', 1000), ('is_member', None), ('max_depth', walk.DEFAULT_MAX_DEPTH),
-        ('jobs', 'auto'),
+        ('jobs', 'auto'), ('state_dir', None), ('full', False), ('margin', incremental.MARGIN), ('full_every', None),
     )
 
     def __init__(self, **options):
@@ -103,8 +109,11 @@ def resolve_jobs(jobs):
 class Runner(object):
     """Walks the roots of one policy (a run has one per group access, write and read) into ``Entries``."""
 
-    def __init__(self, options, policy, report, is_member, link_roots):
+    def __init__(self, options, policy, report, is_member, link_roots, tracker=None):
         self.options = options
+        #: the incremental side of the run (incremental.Tracker), and the decision for the root walked
+        self.tracker = tracker or incremental.Tracker(None)
+        self.decision = self.facts = None
         self.entries = Entries(options, policy, report, is_member)
         self.exclude = walk.compile_excludes(options.exclude)
         self.lock_match = walk.compile_excludes(options.exclude_locks)
@@ -143,6 +152,8 @@ class Runner(object):
             walker.task_limit = parallel.TASK_BATCH
         self.cpu = parallel.CpuShare()
         rep.paths.append(root)
+        rep.settle()
+        remaining = incremental.blocking(rep.remaining)
         try:
             events = iter(walker)
         except OSError as exc:
@@ -157,6 +168,12 @@ class Runner(object):
             walker.close_kept()
             rep.scanned += walker.scanned
             rep.excluded += walker.excluded
+            rep.unchanged += walker.unchanged
+        rep.settle()
+        if incremental.blocking(rep.remaining) == remaining and self.decision is not None:
+            # nothing remaining on this root's files and dirs: its state is saved once the whole run has ended well
+            self.tracker.clean(root, walker.root_stat, self.facts, self.decision, rep.dirs, rep.named_uids)
+        rep.dirs = None
 
     def start_root(self, walker, root, fd, st):
         """The root's own DIR event: its ACL support, whether others can reach it, its link resolver."""
@@ -175,7 +192,24 @@ class Runner(object):
         trees.extend((path, lfd, lst.st_dev, mnt, None) for path, lfd, lst, mnt in self.link_roots)
         # compliant file states the walk itself recognises from then on (Walker.ok_acl)
         walker.ok_acl = set() if use_acl else None
+        self.facts = self.root_facts(root, st, supported, use_acl, root_closed)
+        self.decision = decision = self.tracker.decide(root, fd, st, self.facts, policy.user_allowed)
+        self.report.runs.append({'path': root, 'kind': decision.kind, 'reason': decision.reason})
+        walker.known, walker.cutoff = decision.known, decision.cutoff
+        walker.seen_dirs = self.report.dirs = set() if decision.watermark is not None else None
         self.entries.start_root(root, use_acl, root_closed, links.Resolver(trees), walker.ok_modes, walker.ok_acl)
+
+    def root_facts(self, root, st, supported, use_acl, root_closed):
+        """What the verdicts on a root's entries depend on (incremental.py: a change means a full run)."""
+        options, policy = self.options, self.entries.policy
+        return {
+            'engine': incremental.engine_digest(), 'root': root, 'dev': st.st_dev, 'ino': st.st_ino,
+            'gid': policy.gid, 'others': policy.others, 'group_access': policy.group_access, 'acl': policy.acl,
+            'acl_supported': bool(supported), 'use_acl': bool(use_acl), 'root_closed': bool(root_closed),
+            'groups_allowed': sorted(policy.groups_allowed), 'acl_allow': sorted(str(a) for a in options.acl_allow),
+            'exclude': list(options.exclude), 'exclude_locks': list(options.exclude_locks),
+            'link_roots': [lr[0] for lr in self.link_roots], 'max_depth': options.max_depth,
+        }
 
     def consume(self, walker, events, root=None):
         """Check (and repair) every entry a walk yields."""
@@ -285,6 +319,7 @@ def run(paths, group, options=None):
     paths = [paths] if isinstance(paths, str) else list(paths)
     opened = []
     link_roots = []
+    tracker = None
     try:
         for path in paths + options.read_paths:
             opened.append(roots.open_root(path))
@@ -296,18 +331,24 @@ def run(paths, group, options=None):
         link_roots, notes = roots.open_link_roots(options.link_roots)
         report = Report(max_samples=options.max_samples, max_diff=options.max_diff)
         report.notes.extend(notes)
+        tracker = incremental.Tracker(options.state_dir, options.full, options.dry_run, options.margin,
+                                      options.full_every)
 
         def runner_for(access):
             policy = Policy(gid, others=options.others, group_access=access, acl=options.acl,
                             user_allowed=lambda uid: uid in allow_users or is_member(uid), groups_allowed=allow_groups)
-            return Runner(options, policy, report, is_member, link_roots)
+            return Runner(options, policy, report, is_member, link_roots, tracker)
 
         runners = {'main': runner_for(options.group_access)}
         if options.read_paths:
             runners['read'] = runner_for('read')
         for index, (root, fd, _st) in enumerate(opened):
             runners['main' if index < len(paths) else 'read'].walk_root(root, fd)
+        # the run ended (not interrupted): the states of the roots with nothing remaining
+        report.notes.extend(tracker.save())
     finally:
+        if tracker is not None:
+            tracker.close()
         for item in opened + link_roots:
             os.close(item[1])
     return _result(report, options.mode, gid, time.time() - start)

@@ -167,6 +167,9 @@ class Entries(object):
             self.simple(ERROR, rel, 'unreadable ACL: %s' % exc, '')
             return None, None
         verdict = self.judge.evaluate(st, is_dir, acls[0], acls[1], self.root_closed, self.use_acl)
+        if not verdict[0]:
+            # users a compliant ACL names: an incremental run checks they still may be named (incremental.py)
+            self.report.named_uids.update(e[2] for acl in acls if acl for e in acl if e[0] == aclmod.USER)
         if len(self.verdicts) < MAX_STATES:
             self.verdicts[key] = verdict
         return verdict, acls

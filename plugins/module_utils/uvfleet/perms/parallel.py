@@ -281,11 +281,15 @@ def worker(runner, walker, tasks, chunk_r, result_w, other_fds):
             os.dup2(null, 1)
             os.close(null)
             sys.stdout = open(os.devnull, 'w')
+            recording = walker.seen_dirs is not None
             runner.report = Report(max_samples=runner.report.max_samples, max_diff=runner.report.max_diff)
-            walker.scanned = walker.excluded = 0
+            walker.scanned = walker.excluded = walker.unchanged = 0
             walker.kept_fds = []
+            # the directories this worker walks (incremental state), sent back with its report
+            walker.seen_dirs = runner.report.dirs = set() if recording else None
             take_chunks(runner, walker, tasks, chunk_r)
             runner.report.scanned = walker.scanned
+            runner.report.unchanged = walker.unchanged
             runner.report.excluded += walker.excluded
             payload = {'report': runner.report.state()}
             code = 0

@@ -17,6 +17,14 @@ def _sorted_counts(counts):
     return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: KIND_ORDER.get(kv[0], 99)))
 
 
+def run_kind(runs):
+    """The kind of a run of these roots (``runs``: the report's per-root ``runs``): incremental, full or mixed."""
+    kinds = set(r['kind'] for r in runs)
+    if len(kinds) == 1:
+        return kinds.pop()
+    return 'mixed' if kinds else 'full'
+
+
 class Report(object):
     """Accumulates one run (one or more roots)."""
 
@@ -25,6 +33,14 @@ class Report(object):
         self.max_diff = max(0, int(max_diff))
         self.scanned = 0
         self.excluded = 0
+        #: incremental runs: entries that kept their last verdict (unchanged since the last clean run)
+        self.unchanged = 0
+        #: per root: {'path', 'kind' (full, incremental), 'reason'}
+        self.runs = []
+        #: the inode numbers of the directories walked in the root being walked (None: not recorded)
+        self.dirs = None
+        #: uids named in ACL entries found compliant (an incremental run checks they still may be)
+        self.named_uids = set()
         self.entries_with_findings = 0
         self.entries_changed = 0
         self.findings = {}
@@ -120,7 +136,7 @@ class Report(object):
 
     # -- parallel walk: one state per worker, merged once ---------------------
 
-    _COUNTERS = ('scanned', 'excluded', 'entries_with_findings', 'entries_changed', 'diff_omitted')
+    _COUNTERS = ('scanned', 'excluded', 'entries_with_findings', 'entries_changed', 'diff_omitted', 'unchanged')
     _TABLES = ('findings', 'fixed', 'remaining', 'skipped_unsafe', 'would_fix')
 
     def state(self):
@@ -129,6 +145,8 @@ class Report(object):
         out = dict((name, getattr(self, name)) for name in self._COUNTERS + self._TABLES)
         out['samples'] = self._samples
         out['diff'] = [self.diff_task, self.diff_before, self.diff_after]
+        out['dirs'] = None if self.dirs is None else list(self.dirs)
+        out['named_uids'] = list(self.named_uids)
         return out
 
     def merge(self, state):
@@ -140,6 +158,9 @@ class Report(object):
             table = getattr(self, name)
             for kind, n in state[name].items():
                 table[kind] = table.get(kind, 0) + n
+        if state['dirs'] is not None and self.dirs is not None:
+            self.dirs.update(state['dirs'])
+        self.named_uids.update(state['named_uids'])
         for kind, theirs in state['samples'].items():
             bucket = self._samples.get(kind, []) + theirs
             bucket.sort(key=lambda s: s['_task'])  # stable: walk order within a task
@@ -178,6 +199,10 @@ class Report(object):
         self.settle()
         return sum(v for k, v in self.remaining.items() if k in COUNTED)
 
+    def run_kind(self):
+        """incremental (every root), full (none) or mixed."""
+        return run_kind(self.runs)
+
     def diff_text(self):
         """(before, after) texts for Ansible's diff mode."""
         tail = ['... %d more entries' % self.diff_omitted] if self.diff_omitted else []
@@ -203,6 +228,10 @@ class Report(object):
             'would_fix': _sorted_counts(self.would_fix),
             'samples': self.samples(),
             'acl_supported': dict(self.acl_supported),
+            'run': self.run_kind(),
+            'runs': [dict(r) for r in self.runs],
+            'unchanged': self.unchanged,
+            'checked_in_full': self.scanned - self.unchanged,
             'notes': list(self.notes),
             'duration': round(duration, 3),
         }

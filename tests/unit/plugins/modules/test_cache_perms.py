@@ -181,3 +181,20 @@ def test_create_refuses_system_directories_before_it_makes_anything(tmp_path):
             assert not os.path.lexists(fine)
     finally:
         shutil.rmtree(base)
+
+
+def test_incremental_by_default_full_on_request(tree, tmp_path, monkeypatch):
+    """The module's runs are incremental after a clean one; full: true checks every entry; check mode records nothing."""
+    state = os.path.join(str(tmp_path), 'state')
+    monkeypatch.setenv('UVFLEET_PERMS_STATE_DIR', state)  # the module's child process inherits it
+    check = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), _ansible_check_mode=True)
+    assert check['run'] == 'full' and 'check mode' in check['runs'][0]['reason']
+    assert not os.path.exists(state)
+    first = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID))
+    assert first['run'] == 'full' and first['fixed'] and os.listdir(state)
+    second = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False)
+    assert second['run'] == 'incremental', second['runs']
+    assert second['checked_in_full'] + second['unchanged'] == second['scanned']
+    forced = module_runner.run_module('cache_perms', tmp_path, path=tree, group=str(GID), repair=False, full=True)
+    assert forced['run'] == 'full' and forced['runs'][0]['reason'] == 'asked for (full)'
+    assert forced['unchanged'] == 0

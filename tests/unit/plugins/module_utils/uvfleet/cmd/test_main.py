@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import main as command
+from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet.cmd import audit_cmd, main as command
 from ansible_collections.uvfleet.uv.plugins.module_utils.uvfleet import nodeconfig
 
 from perms_testlib import GID, NODE_COMMAND, getfacl, good_tree, install_node_command, make_file, mode_of, setfacl
@@ -167,6 +167,14 @@ def test_the_exclusions_stay_out_of_the_read_only_managed_dirs_in_one_report(bas
     code, report, _err = run(capsys, 'repair', '--fail-on-findings')
     assert code == 0 and report['fixed'] == {'group_perms': 1} and mode_of(hidden) == 0o750, report
     assert mode_of(os.path.join(base, 'scratch.tmp')) == 0o600
+
+
+def test_one_report_of_two_runs_says_mixed_when_one_root_was_checked_in_full():
+    full = {'paths': ['/a'], 'run': 'full', 'runs': [{'path': '/a', 'kind': 'full', 'reason': 'no state'}]}
+    incr = {'paths': ['/b'], 'run': 'incremental', 'runs': [{'path': '/b', 'kind': 'incremental', 'reason': ''}]}
+    assert audit_cmd.combined([incr, full])['run'] == 'mixed'
+    assert audit_cmd.combined([incr, dict(incr)])['run'] == 'incremental'
+    assert [r['path'] for r in audit_cmd.combined([full, incr])['runs']] == ['/a', '/b']
 
 
 def test_the_acl_decision_of_the_role_reaches_audit_and_repair(base, config, capsys):

@@ -179,3 +179,27 @@ def test_the_repair_walks_with_the_automatic_jobs_unless_told(node, capsys, monk
         node['write'](maintenance_jobs=bad)
         code, _out, err = maintain_main(capsys, '--prune', 'off')
         assert code == 2 and 'jobs %r' % bad in err, err
+
+
+def test_incremental_after_a_full_run_a_full_run_on_schedule_or_asked_for(node, capsys):
+    """The job's repair is incremental after a clean run; full again after maintenance_full_every days, or --full."""
+    cache = node['cache']
+    time.sleep(2.1)  # the tree is older than the first watermark by more than the margin
+
+    def run(*argv):
+        code, out, err = maintain_main(capsys, '--prune', 'off', *argv)
+        assert code == 0, (out, err)
+        m = samples(node['metrics'])
+        return (value(m, 'uvfleet_perms_repair_incremental', dir=cache),
+                value(m, 'uvfleet_perms_entries_checked_in_full', dir=cache),
+                value(m, 'uvfleet_perms_entries_scanned', dir=cache), out)
+
+    incr, checked, scanned, out = run()
+    assert incr == 0 and checked == scanned and ' full ' in out
+    incr, checked, scanned, out = run()
+    assert incr == 1 and checked < scanned and ' incremental ' in out, out
+    assert run('--full')[0] == 0
+    node['write'](maintenance_full_every=0)      # every run full
+    assert run()[0] == 0
+    node['write'](maintenance_full_every=7.0)
+    assert run()[0] == 1

@@ -127,6 +127,7 @@ def comparable(result, root):
     out.pop('duration')
     out.pop('paths', None)
     out['acl_supported'] = sorted(out['acl_supported'].values())
+    out['runs'] = [dict(r, path=r['path'].replace(root, 'ROOT')) for r in out['runs']]
 
     def rel(text):
         return text.replace(root, 'ROOT')
