@@ -49,7 +49,7 @@ def test_the_second_converge_changed_and_downloaded_nothing(host):
     digests = host.file("/root/converge-digests").content_string.split()
     assert len(digests) >= 2, digests
     n = len(digests)
-    changed = host.run("diff /root/converge-digests.%d /root/converge-digests.%d", n - 1, n).stdout
+    changed = host.run("diff /root/converge-digests.%s /root/converge-digests.%s", str(n - 1), str(n)).stdout
     assert digests[-1] == digests[-2], "the idempotence run changed /opt/uv, a cache or a wrapper:\n" + changed
 
 
