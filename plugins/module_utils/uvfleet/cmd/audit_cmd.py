@@ -184,11 +184,11 @@ def node_main(mode, argv, config, prog):
         return main(argvs[0], prog=prog)
     results = []
     for line in argvs:
-        code, result = _run(line, prog)
+        code, result, args = _run(line, prog)
         if result is None:
             return code
         results.append(result)
-    return _print(combined(results), _parse(argvs[0], prog)[1])
+    return _print(combined(results), args)
 
 
 def _parse(argv, prog):
@@ -205,20 +205,20 @@ def _parse(argv, prog):
 
 
 def _run(argv, prog):
-    """(exit code, engine result) of one command line; the result None when it could not run."""
+    """(exit code, engine result, parsed args) of one command line; the result None when it could not run."""
     code, args = _parse(argv, prog)
     if args is None:
-        return code, None
+        return code, None, None
     try:
         return 0, engine.run(args.paths, args.group, engine.Options(
             repair=args.repair or args.check, dry_run=args.check, others=args.others, group_access=args.group_access,
             acl=args.acl, exclude=args.exclude, exclude_locks=args.exclude_locks, acl_allow=args.acl_allow,
             link_roots=args.link_roots, read_paths=args.read_paths, max_samples=args.max_samples, jobs=args.jobs,
-            full=args.full, state_dir=incremental.default_state_dir()))
+            full=args.full, state_dir=incremental.default_state_dir())), args
     except PermsError as exc:
         sys.stderr.write('%s: %s\n' % (prog, printable(exc)))
         sys.stdout.write(json.dumps({'failed': True, 'msg': str(exc)}) + '\n')
-        return 2, None
+        return 2, None, args
 
 
 def _print(result, args):
@@ -236,10 +236,10 @@ def _print(result, args):
 
 def main(argv=None, prog='uvfleet audit'):
     """Run the command; return the exit status."""
-    code, result = _run(argv, prog)
+    code, result, args = _run(argv, prog)
     if result is None:
         return code
-    return _print(result, _parse(argv, prog)[1])
+    return _print(result, args)
 
 
 if __name__ == '__main__':
